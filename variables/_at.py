@@ -18,10 +18,12 @@ is the very object of the input, and the input is never changed.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
 import jax
+import numpy as np
 
 from . import _tree
 from ._errors import PathError
@@ -58,21 +60,19 @@ class At:
         self._pattern = pattern
 
     def __getitem__(self, key: Key) -> At:
-        return At(self._tree, self._path + (key,), self._pattern)
+        new = _new_at(At)
+        new._tree = self._tree
+        new._path = self._path + (key,)
+        new._pattern = self._pattern
+        return new
 
     def __getattr__(self, name: str) -> At:
         if name.startswith("_"):
             raise AttributeError(name)
-        return At(self._tree, self._path + (name,), self._pattern)
+        return self[name]
 
     def __setitem__(self, key: Key, value: Any) -> None:
         raise TypeError(_MSG_NO_ASSIGN.format(step=f"[{key!r}]"))
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name in At.__slots__:
-            object.__setattr__(self, name, value)
-            return
-        raise TypeError(_MSG_NO_ASSIGN.format(step=f".{name}"))
 
     def __repr__(self) -> str:
         return f"vs.at(<{type(self._tree).__name__}>, {self._text()!r})"
@@ -108,6 +108,10 @@ class At:
             >>> at({"a": {}})["a"]["new"].set(1)
             {'a': {'new': 1}}
         """
+        if not self._pattern and self._path:
+            new = _edit_dicts(self._tree, self._path, None, True, value)
+            if new is not _FALLBACK:
+                return new
         return self._edit(lambda _: value, add=True)
 
     def apply(self, fn: Callable[[Any], Any]) -> Any:
@@ -126,7 +130,7 @@ class At:
             >>> at({"a": {"x": 1, "y": 2}}, "a").add(10)
             {'a': {'x': 11, 'y': 12}}
         """
-        return self._edit(lambda t: jax.tree_util.tree_map(lambda x: x + value, t))
+        return self._edit(_leafwise(lambda x: x + value))
 
     def multiply(self, value: Any) -> Any:
         """Multiplies every leaf at the path by ``value``.
@@ -135,7 +139,7 @@ class At:
             >>> at({"k": 3.0}, "k").multiply(2)
             {'k': 6.0}
         """
-        return self._edit(lambda t: jax.tree_util.tree_map(lambda x: x * value, t))
+        return self._edit(_leafwise(lambda x: x * value))
 
     def divide(self, value: Any) -> Any:
         """Divides every leaf at the path by ``value``.
@@ -144,7 +148,7 @@ class At:
             >>> at({"k": 3.0}, "k").divide(2)
             {'k': 1.5}
         """
-        return self._edit(lambda t: jax.tree_util.tree_map(lambda x: x / value, t))
+        return self._edit(_leafwise(lambda x: x / value))
 
     def delete(self) -> Any:
         """A new tree without the entry at the path (a mapping key or list item).
@@ -163,6 +167,10 @@ class At:
                 raise PathError("cannot delete the root of a tree", path=())
             return op(self._tree)
         if not self._pattern:
+            if not delete:
+                new = _edit_dicts(self._tree, self._path, op, add)
+                if new is not _FALLBACK:
+                    return new
             return _edit_path(self._tree, self._path, op, add=add, delete=delete)
         trie: dict = {}
         for path in self._matches():
@@ -184,6 +192,59 @@ _MSG_NO_ASSIGN = (
     "`at(tree){step} = v`, write `tree = vs.at(tree){step}.set(v)`, or edit a draft: "
     "`with vs.unfrozen(tree) as d: ...`."
 )
+
+
+_new_at = object.__new__
+
+
+_FALLBACK = object()
+_ARRAY_LEAVES = (jax.Array, np.ndarray, np.generic, int, float, complex)
+
+
+def _leafwise(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def apply(value: Any) -> Any:
+        if isinstance(value, _ARRAY_LEAVES):
+            return fn(value)
+        return jax.tree_util.tree_map(fn, value)
+
+    return apply
+
+
+def _edit_dicts(tree: Any, path: Path, op, add: bool, value: Any = None) -> Any:
+    # The common case, a path through plain dicts, without the general machinery.
+    # Returns _FALLBACK when the path leaves plain dicts or a key is missing.
+    node = tree
+    nodes = []
+    for key in path[:-1]:
+        if type(node) is not dict or key not in node:
+            return _FALLBACK
+        nodes.append(node)
+        node = node[key]
+    last = path[-1]
+    if type(node) is not dict:
+        return _FALLBACK
+    old = node.get(last, _FALLBACK)
+    if op is not None:
+        if old is _FALLBACK and not add:
+            return _FALLBACK
+        value = op(old if old is not _FALLBACK else None)
+    if value is old:
+        return tree
+    new = node.copy()
+    new[last] = value
+    i = len(nodes)
+    while i:
+        i -= 1
+        parent = nodes[i].copy()
+        parent[path[i]] = new
+        new = parent
+    return new
+
+
+@functools.lru_cache(maxsize=2048)
+def _parse_at(path: str | tuple) -> tuple[Path, bool]:
+    parts = parse_path(path)
+    return parts, is_pattern(parts)
 
 
 def at(tree: Any, path: PathLike | None = None) -> At:
@@ -218,8 +279,10 @@ def at(tree: Any, path: PathLike | None = None) -> At:
     """
     if path is None:
         return At(tree)
-    parts = parse_path(path)
-    return At(tree, parts, is_pattern(path) if isinstance(path, str) else is_pattern(parts))
+    if not isinstance(path, (str, tuple)):
+        path = parse_path(path)
+    parts, pattern = _parse_at(path)
+    return At(tree, parts, pattern)
 
 
 def _edit_path(tree: Any, path: Path, op, *, add: bool, delete: bool) -> Any:

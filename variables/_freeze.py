@@ -68,7 +68,7 @@ def _empty_copy(node: Any) -> Any:
     if t is dict or t is list:
         return t()
     if t is FrozenDict:
-        return FrozenDict({}, __unsafe_skip_copy__=True)
+        return _tree.frozendict_of({})
     return _tree.replace(node, {})
 
 
@@ -121,7 +121,7 @@ def _convert(tree: Any, to_frozen: bool) -> Any:
                 original = node._dict[k] if t is FrozenDict else v
                 changed |= stored is not original
                 new_inner[k] = stored
-            return FrozenDict(new_inner, __unsafe_skip_copy__=True) if changed else node
+            return _tree.frozendict_of(new_inner) if changed else node
         if t is list and not to_frozen:
             return [visit(v) for v in node]
         pairs = _tree.items(node)

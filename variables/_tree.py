@@ -61,11 +61,23 @@ def _is_none(x: Any) -> bool:
     return x is None
 
 
+def frozendict_of(inner: dict) -> FrozenDict:
+    """A FrozenDict over ``inner`` itself: no copy (the caller gives up ``inner``)."""
+    fd = _new(FrozenDict)
+    _setattr(fd, "_dict", inner)
+    _setattr(fd, "_hash", None)
+    return fd
+
+
+_new = object.__new__
+_setattr = object.__setattr__
+
+
 def _wrap(value: Any) -> Any:
     # FrozenDict stores nested dicts raw and wraps them when read; do the same
     # without FrozenDict.__getitem__'s deep copy.
     if type(value) is dict:
-        return FrozenDict(value, __unsafe_skip_copy__=True)
+        return frozendict_of(value)
     return value
 
 
@@ -185,7 +197,7 @@ def _missing_error(node: Any, key: Key, keys: list, path: Path, depth: int) -> P
         what = f"index {key} is out of range for the {kind} of length {len(node)}"
     else:
         what = f"no key {key!r} in the {kind}"
-    msg = f"{what} at {_where(path, depth)} (path '{format_path(path)}').\n"
+    msg = f"{what} at {_where(path, depth)} (path '{format_path(path)}'). "
     msg += f"Existing keys there: {describe_keys(keys)}."
     near = closest(key, keys)
     if near:
@@ -241,7 +253,7 @@ def replace(node: Any, updates: Mapping[Key, Any], deletes: tuple = ()) -> Any:
             inner[k] = _unwrap(v)
         for k in deletes:
             del inner[k]
-        return FrozenDict(inner, __unsafe_skip_copy__=True)
+        return frozendict_of(inner)
     if t is list or t is tuple:
         new = list(node)
         for k, v in updates.items():
