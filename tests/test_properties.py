@@ -122,8 +122,13 @@ def test_unflatten_flatten_round_trip_for_dict_trees(tree):
 def test_unfreeze_freeze_round_trip(tree):
     frozen = vs.freeze(tree)
     back = vs.unfreeze(frozen)
-    assert back == vs.unfreeze(tree)
-    assert vs.freeze(frozen) == frozen
+    plain = vs.unfreeze(tree)
+    assert jax.tree_util.tree_structure(back) == jax.tree_util.tree_structure(plain)
+    assert vs.flatten(back, sep=None).keys() == vs.flatten(plain, sep=None).keys()
+    assert all(a is b for a, b in zip(
+        jax.tree_util.tree_leaves(back), jax.tree_util.tree_leaves(tree)
+    ))
+    assert vs.freeze(frozen) is frozen
     assert all(type(vs.get(frozen, p)) is not dict for p in all_paths(frozen))
     assert type(frozen) is not dict
 

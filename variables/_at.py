@@ -24,6 +24,7 @@ from typing import Any
 
 import jax
 import numpy as np
+from flax.core import FrozenDict
 
 from . import _tree
 from ._errors import PathError
@@ -109,9 +110,15 @@ class At:
             {'a': {'new': 1}}
         """
         if not self._pattern and self._path:
-            new = _edit_dicts(self._tree, self._path, None, True, value)
-            if new is not _FALLBACK:
-                return new
+            tree = self._tree
+            if type(tree) is FrozenDict:
+                new = _edit_dicts(tree._dict, self._path, None, True, _tree._unwrap(value))
+                if new is not _FALLBACK:
+                    return tree if new is tree._dict else _tree.frozendict_of(new)
+            else:
+                new = _edit_dicts(tree, self._path, None, True, value)
+                if new is not _FALLBACK:
+                    return new
         return self._edit(lambda _: value, add=True)
 
     def apply(self, fn: Callable[[Any], Any]) -> Any:
@@ -167,8 +174,15 @@ class At:
                 raise PathError("cannot delete the root of a tree", path=())
             return op(self._tree)
         if not self._pattern:
-            if not delete:
-                new = _edit_dicts(self._tree, self._path, op, add)
+            tree = self._tree
+            if not delete and type(tree) is FrozenDict:
+                new = _edit_dicts(
+                    tree._dict, self._path, _in_frozendict(op), add
+                )
+                if new is not _FALLBACK:
+                    return tree if new is tree._dict else _tree.frozendict_of(new)
+            elif not delete:
+                new = _edit_dicts(tree, self._path, op, add)
                 if new is not _FALLBACK:
                     return new
             return _edit_path(self._tree, self._path, op, add=add, delete=delete)
@@ -210,35 +224,56 @@ def _leafwise(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return apply
 
 
+def _in_frozendict(op: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    # Inside a FrozenDict nested dicts are stored raw: show them to ``op`` as
+    # FrozenDicts and store what it returns raw again.
+    def inner(old: Any) -> Any:
+        new = op(_tree._wrap(old))
+        return old if new is old else _tree._unwrap(new)
+
+    return inner
+
+
 def _edit_dicts(tree: Any, path: Path, op, add: bool, value: Any = None) -> Any:
-    # The common case, a path through plain dicts, without the general machinery.
-    # Returns _FALLBACK when the path leaves plain dicts or a key is missing.
-    node = tree
-    nodes = []
-    for key in path[:-1]:
-        if type(node) is not dict or key not in node:
-            return _FALLBACK
-        nodes.append(node)
-        node = node[key]
-    last = path[-1]
-    if type(node) is not dict:
-        return _FALLBACK
-    old = node.get(last, _FALLBACK)
-    if op is not None:
-        if old is _FALLBACK and not add:
-            return _FALLBACK
-        value = op(old if old is not _FALLBACK else None)
-    if value is old:
-        return tree
-    new = node.copy()
-    new[last] = value
-    i = len(nodes)
-    while i:
-        i -= 1
-        parent = nodes[i].copy()
-        parent[path[i]] = new
-        new = parent
-    return new
+    """Edits a path that runs through plain dicts only, without the general machinery.
+
+    Returns ``_FALLBACK`` when the path leaves plain dicts or a key is missing (the
+    caller then takes the general route, which also produces the error messages).
+    """
+    n = len(path)
+    fn = _DICT_EDITORS.get(n)
+    if fn is None:
+        fn = _DICT_EDITORS[n] = _make_dict_editor(n)
+    return fn(tree, path, op, add, value, _FALLBACK)
+
+
+_DICT_EDITORS: dict[int, Callable] = {}
+
+
+def _make_dict_editor(n: int) -> Callable:
+    # One straight-line function per path length: the loop-free form of
+    # ``{**t, k0: {**t[k0], k1: v}}`` runs about twice as fast as a loop over keys.
+    keys = ", ".join(f"k{i}" for i in range(n))
+    lines = [f"def edit(n0, path, op, add, value, FB):", f"    {keys}, = path"]
+    for i in range(n):
+        lines.append(f"    if type(n{i}) is not dict: return FB")
+        if i < n - 1:
+            lines.append(f"    n{i + 1} = n{i}.get(k{i}, FB)")
+    last = n - 1
+    lines += [
+        f"    old = n{last}.get(k{last}, FB)",
+        "    if op is not None:",
+        "        if old is FB and not add: return FB",
+        "        value = op(None if old is FB else old)",
+        "    if value is old: return n0",
+        f"    c = n{last}.copy(); c[k{last}] = value",
+    ]
+    for i in range(last - 1, -1, -1):
+        lines.append(f"    p = n{i}.copy(); p[k{i}] = c; c = p")
+    lines.append("    return c")
+    namespace: dict = {}
+    exec("\n".join(lines), namespace)  # noqa: S102 - generated from integers only
+    return namespace["edit"]
 
 
 @functools.lru_cache(maxsize=2048)
@@ -277,12 +312,16 @@ def at(tree: Any, path: PathLike | None = None) -> At:
         >>> new["head"] is params["head"]
         True
     """
+    ref = _new_at(At)
+    ref._tree = tree
     if path is None:
-        return At(tree)
+        ref._path = ()
+        ref._pattern = False
+        return ref
     if not isinstance(path, (str, tuple)):
         path = parse_path(path)
-    parts, pattern = _parse_at(path)
-    return At(tree, parts, pattern)
+    ref._path, ref._pattern = _parse_at(path)
+    return ref
 
 
 def _edit_path(tree: Any, path: Path, op, *, add: bool, delete: bool) -> Any:
