@@ -139,3 +139,20 @@ def test_clone_has_equal_structure_and_identical_leaves(tree):
     assert jax.tree_util.tree_structure(out) == jax.tree_util.tree_structure(tree)
     for a, b in zip(jax.tree_util.tree_leaves(out), jax.tree_util.tree_leaves(tree)):
         assert a is b
+
+
+@given(trees())
+def test_walk_matches_jax_key_paths_and_leaf_order(tree):
+    fast = _tree.walk(tree)
+    reference = _tree._walk_jax(tree, None)
+    assert [p for p, _ in fast] == [p for p, _ in reference]
+    assert all(a is b for (_, a), (_, b) in zip(fast, reference))
+
+
+def test_walk_on_every_container_kind_matches_jax():
+    from helpers import containers
+
+    tree = containers({"z": 1, "a": [2, None]}, (3,))
+    assert _tree.walk(tree) == _tree._walk_jax(tree, None)
+    stop = lambda x: isinstance(x, list)  # noqa: E731
+    assert _tree.walk(tree, is_leaf=stop) == _tree._walk_jax(tree, stop)
