@@ -37,13 +37,49 @@ from ._freeze import freeze as freeze
 from ._freeze import unfreeze as unfreeze
 
 # --- drafts (_draft) ---
+from ._draft import current as current
+from ._draft import mutable as mutable
+from ._draft import original as original
+from ._draft import produce as produce
+from ._draft import result as result
+from ._draft import unfrozen as unfrozen
+from ._errors import FieldError as FieldError
 
 # --- dataclasses (_dataclass) ---
+from ._dataclass import PyTreeNode as PyTreeNode
+from ._dataclass import dataclass as dataclass
+from ._dataclass import field as field
+from ._errors import DataclassError as DataclassError
 
 # --- selection and optax (_select) ---
+from ._select import LeafInfo as LeafInfo
+from ._select import labels as labels
+from ._select import mask as mask
+from ._select import merge as merge
+from ._select import partition as partition
+from ._select import select as select
+
+# --- summary (_summary) ---
+from ._summary import count as count
+from ._summary import summary as summary
 
 # --- flax.linen layer (_flax) ---
+from ._errors import ApplyError as ApplyError
+from ._flax import Model as Model
+from ._flax import apply as apply
+from ._flax import init as init
 
 # --- checkpoints (_checkpoint) ---
+from ._checkpoint import LoadReport as LoadReport
+from ._checkpoint import checkpoint_index as checkpoint_index
+from ._checkpoint import load as load
+from ._checkpoint import save as save
 
 # --- surgery (_surgery) ---
+from ._errors import RenameError as RenameError
+from ._errors import TransplantError as TransplantError
+from ._surgery import Diff as Diff
+from ._surgery import TransplantReport as TransplantReport
+from ._surgery import diff as diff
+from ._surgery import rename as rename
+from ._surgery import transplant as transplant

@@ -72,3 +72,45 @@ class FrozenInstanceError(VariablesError, dataclasses.FrozenInstanceError):
 
 class DraftError(VariablesError, RuntimeError):
     """A draft was used after its block ended, or in a way drafts do not support."""
+
+
+class DataclassError(VariablesError, TypeError):
+    """A class or field given to `vs.dataclass` is declared or called wrongly.
+
+    For example an unknown decorator option, a field name that clashes with a
+    generated method, or a subclass that was not decorated itself.
+    """
+
+
+class TransplantError(VariablesError, ValueError):
+    """`transplant` found mismatched leaves, or a mapping that copies nothing.
+
+    Attributes:
+        report: the `TransplantReport` of the attempt (``None`` when the mapping
+            itself was malformed).
+    """
+
+    def __init__(self, message: str, *, report: object = None) -> None:
+        super().__init__(message)
+        self.report = report
+
+
+class RenameError(VariablesError, ValueError):
+    """`rename` would put two leaves at one path, or a rule is malformed."""
+
+
+class FieldError(VariablesError, AttributeError):
+    """A dataclass, NamedTuple or other record (or a draft of one) has no such field.
+
+    Being an `AttributeError`, it keeps ``hasattr`` and ``getattr(obj, name, default)``
+    working on drafts.
+    """
+
+
+class ApplyError(VariablesError, ValueError):
+    """Flax could not run a module with the variables or rngs given to it.
+
+    Raised by `vs.init`, `vs.apply` and `vs.Model` in place of Flax's own errors
+    about missing collections, parameters or rngs; the message lists what the module
+    needs and what was given. The Flax error is kept as ``__cause__``.
+    """

@@ -1,0 +1,245 @@
+"""The programmatic entry points: ``transform_source`` and ``migrate_paths``."""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import io
+import os
+import tempfile
+import tokenize
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import libcst as cst
+from libcst.codemod import CodemodContext, SkipFile
+
+from migration._base import Refusal, state_of
+from migration._facts import mentions_flax
+
+__all__ = ["MigrationResult", "Refusal", "migrate_paths", "transform_source"]
+
+_SKIP_DIRS = frozenset({".git", ".hg", ".svn", "__pycache__", ".venv", "venv", ".tox", "node_modules", "build", "dist"})
+
+
+@dataclasses.dataclass(frozen=True)
+class MigrationResult:
+    """What the codemod did to one file.
+
+    Attributes:
+        filename: the file (or the ``filename`` given to ``transform_source``).
+        original: the source as read.
+        code: the migrated source; equal to ``original`` when nothing changed.
+        changed: whether ``code`` differs from ``original``.
+        rewrites: pattern id (``"P04a"``, ...) -> number of rewrites.
+        refusals: the places left unchanged on purpose, with the reason.
+        error: set when the file could not be read or parsed (then nothing changed).
+    """
+
+    filename: str
+    original: str
+    code: str
+    changed: bool
+    rewrites: dict[str, int]
+    refusals: tuple[Refusal, ...]
+    error: str | None
+
+
+def transform_source(
+    source: str,
+    *,
+    use_variables: bool = False,
+    annotate: bool = False,
+    filename: str = "<string>",
+) -> MigrationResult:
+    """Migrates one module's source text; never raises on bad input.
+
+    Args:
+        source: Python source code.
+        use_variables: allow rewrites that use the ``variables`` library
+            (``vs.clone_pytree``, ``vs.at``) where flax alone would refuse.
+        annotate: put a ``# variables-migration: <reason>`` comment above every
+            place the codemod refused to rewrite.
+        filename: the name used in refusals and errors.
+
+    Returns:
+        A ``MigrationResult``; ``error`` is set (and ``code == source``) when the
+        source does not parse.
+
+    Examples:
+        >>> result = transform_source("from flax.core import freeze\\nx = freeze({})\\n")
+        >>> print(result.code, end="")
+        x = {}
+        >>> result.rewrites
+        {'P01': 1, 'P04a': 1}
+    """
+    unchanged = MigrationResult(filename, source, source, False, {}, (), None)
+    if not mentions_flax(source):
+        error = _syntax_error(source)
+        return dataclasses.replace(unchanged, error=error) if error else unchanged
+    try:
+        module = cst.parse_module(source)
+    except (cst.ParserSyntaxError, ValueError, SyntaxError) as exc:
+        return dataclasses.replace(unchanged, error=_parse_error(exc))
+    from migration._pipeline import MigrateFrozenDictCommand
+
+    context = CodemodContext(filename=filename)
+    command = MigrateFrozenDictCommand(
+        context, use_variables=use_variables, annotate=annotate
+    )
+    command.fresh_parse = True
+    try:
+        new_module = command.transform_module(module)
+        code = new_module.code
+    except SkipFile:
+        return unchanged
+    except Exception as exc:  # noqa: BLE001 - a codemod bug must not lose a file
+        return dataclasses.replace(
+            unchanged, error=f"internal error: {type(exc).__name__}: {_one_line(exc)}"
+        )
+    state = state_of(context)
+    rewrites = {k: v for k, v in state.rewrites.items() if v}
+    if code != source:
+        removed = _removed_imports(module, new_module)
+        if removed:
+            rewrites["P01"] = rewrites.get("P01", 0) + removed
+    refusals = tuple(sorted(state.refusals, key=lambda r: (r.line, r.pattern)))
+    return MigrationResult(
+        filename,
+        source,
+        code,
+        code != source,
+        dict(sorted(rewrites.items())),
+        refusals,
+        None,
+    )
+
+
+def migrate_paths(
+    paths: Iterable[str | os.PathLike],
+    *,
+    write: bool = False,
+    use_variables: bool = False,
+    annotate: bool = False,
+    jobs: int = 1,
+) -> list[MigrationResult]:
+    """Migrates every ``.py`` file under ``paths``; writes them back if ``write``.
+
+    Args:
+        paths: files and directories (searched recursively for ``*.py``).
+        write: replace each changed file, atomically (temporary file + rename).
+        use_variables: see ``transform_source``.
+        annotate: see ``transform_source``.
+        jobs: worker processes (``0``: one per CPU).
+
+    Returns:
+        One ``MigrationResult`` per file, sorted by file name. A file that cannot
+        be read or parsed has ``error`` set and is never written.
+    """
+    files = sorted(set(_expand(paths)))
+    options = (write, use_variables, annotate)
+    workers = (os.cpu_count() or 1) if jobs == 0 else max(1, jobs)
+    if workers == 1 or len(files) < 2:
+        return [_migrate_file(path, *options) for path in files]
+    chunk = max(1, len(files) // (workers * 4))
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        return list(
+            pool.map(
+                _migrate_file,
+                files,
+                *([option] * len(files) for option in options),
+                chunksize=chunk,
+            )
+        )
+
+
+def _migrate_file(path: str, write: bool, use_variables: bool, annotate: bool) -> MigrationResult:
+    try:
+        raw = Path(path).read_bytes()
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(raw).readline)
+        source = raw.decode(encoding)
+    except (OSError, UnicodeDecodeError, SyntaxError, LookupError) as exc:
+        return MigrationResult(path, "", "", False, {}, (), f"cannot read: {_one_line(exc)}")
+    result = transform_source(
+        source, use_variables=use_variables, annotate=annotate, filename=path
+    )
+    if write and result.changed and result.error is None:
+        try:
+            _write_atomically(Path(path), result.code, encoding)
+        except OSError as exc:
+            return dataclasses.replace(result, error=f"cannot write: {_one_line(exc)}")
+    return result
+
+
+def _write_atomically(path: Path, text: str, encoding: str) -> None:
+    data = text.encode(encoding)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, path.stat().st_mode & 0o7777)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _expand(paths: Iterable[str | os.PathLike]) -> Iterator[str]:
+    for entry in paths:
+        path = Path(entry)
+        if path.is_dir():
+            for root, dirs, files in os.walk(path):
+                dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS and not d.startswith("."))
+                for name in sorted(files):
+                    if name.endswith(".py"):
+                        yield str(Path(root) / name)
+        else:
+            yield str(path)
+
+
+def _removed_imports(before: cst.Module, after: cst.Module) -> int:
+    return len(_import_names(before) - _import_names(after))
+
+
+def _import_names(module: cst.Module) -> set[tuple[str, str]]:
+    found = set()
+    for statement in module.body:
+        if not isinstance(statement, cst.SimpleStatementLine):
+            continue
+        for small in statement.body:
+            if isinstance(small, cst.Import):
+                for alias in small.names:
+                    found.add(("import", module.code_for_node(alias).rstrip(", ")))
+            elif isinstance(small, cst.ImportFrom) and not isinstance(small.names, cst.ImportStar):
+                base = module.code_for_node(small.module) if small.module else "."
+                for alias in small.names:
+                    found.add((base, module.code_for_node(alias).strip().rstrip(",").strip()))
+    return found
+
+
+def _syntax_error(source: str) -> str | None:
+    """A parse error for a file the codemod would not otherwise parse (fast path)."""
+    try:
+        ast.parse(source)
+        return None
+    except (SyntaxError, ValueError):
+        pass
+    try:
+        cst.parse_module(source)
+    except (cst.ParserSyntaxError, ValueError, SyntaxError) as exc:
+        return _parse_error(exc)
+    return None
+
+
+def _parse_error(exc: BaseException) -> str:
+    if isinstance(exc, cst.ParserSyntaxError):
+        return f"does not parse: line {exc.raw_line}, column {exc.raw_column}: {exc.message}"
+    return f"does not parse: {_one_line(exc)}"
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

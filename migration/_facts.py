@@ -1,0 +1,1255 @@
+"""One read-only pass over a module, and the questions the rewrite commands ask of it.
+
+The pass records, for every node, its parent and its position in source order, and
+for every scope the loads and bindings of each name. From that the commands ask
+where a value goes (``value_uses``: is the copy mutated later? is the frozen value a
+dict key, a static jit argument, one of two trees in a ``tree_map``?) and whether
+the tree a copy was taken from is written to afterwards (``source_mutation``).
+Flax names are resolved through ``QualifiedNameProvider`` plus the module-level
+aliases (``freeze = flax.core.frozen_dict.freeze``) and one-line wrapper functions
+found in a first scan of the module body.
+
+The analysis is deliberately simple and errs on the side of "this value may be
+mutated": a wrong "may" costs a refusal, a wrong "is not" would change a program.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Callable, Collection, Iterable
+from typing import NamedTuple
+
+import libcst as cst
+import libcst.matchers as m
+from libcst.metadata import QualifiedName, QualifiedNameSource
+
+from migration import _names as names
+
+Qualify = Callable[[cst.CSTNode], Collection[QualifiedName]]
+
+# Kinds of use a value can have (see ``Facts.classify``).
+READ = "read"
+MUTATE = "mutate"
+ESCAPE = "escape"
+UNKNOWN_CALL = "unknown-call"
+HASH = "hash"
+TREEPAIR = "treepair"
+SERIAL = "serial"
+DEFAULT = "default"
+ALIAS = "alias"
+
+_STATEMENT = (cst.SimpleStatementLine, cst.BaseCompoundStatement)
+_SCOPE_NODES = (cst.Module, cst.FunctionDef, cst.Lambda, cst.ClassDef)
+_LOOPS = (cst.For, cst.While)
+_COMPREHENSIONS = (cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)
+_IMPORT_RE = re.compile(r"^[ \t]*(?:from|import)[ \t]+(?:flax|jax)\b", re.M)
+
+
+def mentions_flax(source: str) -> bool:
+    """Cheap text test run before parsing: can this file need any rewrite?
+
+    >>> mentions_flax("import torch\\nx.copy()\\n")
+    False
+    >>> mentions_flax("from flax.core import freeze\\n")
+    True
+    """
+    return bool(_IMPORT_RE.search(source)) or "add_or_replace" in source
+
+
+class Use(NamedTuple):
+    """Where a value ends up: ``kind`` plus a phrase for the report."""
+
+    kind: str
+    detail: str = ""
+    names: tuple[str, ...] = ()
+    deep: bool = False  # the change can be anywhere below, not just at this node
+
+
+@dataclasses.dataclass(eq=False)
+class Scope:
+    """Loads and bindings of the names of one module, class, function or lambda."""
+
+    node: cst.CSTNode
+    kind: str
+    parent: Scope | None
+    params: list[str] = dataclasses.field(default_factory=list)
+    loads: dict[str, list[cst.Name]] = dataclasses.field(default_factory=dict)
+    binds: dict[str, list[tuple[int, cst.CSTNode | None]]] = dataclasses.field(
+        default_factory=dict
+    )
+    children: list[Scope] = dataclasses.field(default_factory=list)
+
+    def bound(self, name: str) -> bool:
+        return name in self.binds or name in self.params
+
+
+@dataclasses.dataclass(eq=False)
+class ClassInfo:
+    """What the module says about one class it defines."""
+
+    node: cst.ClassDef
+    linen: bool = False
+    dataclass_like: bool = False
+    hashed_fields: frozenset[str] | None = None  # None: instances are not hashed
+
+
+class Facts:
+    """Everything the commands know about one parsed module (see the module doc)."""
+
+    def __init__(self, module: cst.Module, qualify: Qualify) -> None:
+        self.module = module
+        self.qualify = qualify
+        self.parents: dict[cst.CSTNode, cst.CSTNode] = {}
+        self.order: dict[cst.CSTNode, int] = {}
+        self.end: dict[cst.CSTNode, int] = {}
+        self.api: dict[cst.CSTNode, str] = {}
+        self.scopes: dict[cst.CSTNode, Scope] = {}
+        self.aliases: dict[str, str] = {}
+        self.alias_defs: dict[str, cst.CSTNode] = {}
+        self.wrappers: set[cst.FunctionDef] = set()
+        self.imports: dict[str, list[tuple[str, str | None, str | None]]] = {}
+        self.module_imports: dict[str, tuple[str, str | None, str | None]] = {}
+        self.module_names: dict[str, int] = {}
+        self.defined_functions: set[str] = set()
+        self.functions: dict[str, cst.FunctionDef] = {}
+        self.classes: dict[str, ClassInfo] = {}
+        self.class_of: dict[cst.ClassDef, ClassInfo] = {}
+        self.static_args: dict[str, tuple[frozenset[str], frozenset[int]]] = {}
+        self.cached_functions: set[str] = set()
+        self.properties: set[cst.FunctionDef] = set()
+        self.typepres: dict[cst.CSTNode, set[str]] = {}
+        self.flag_calls: list[cst.Call] = []
+        self.flag_on = False
+        self.flaxy = False
+        self.hash_replace_fields: set[str] = set()
+        self._param_effects: dict[tuple[str, str], Use] = {}
+        self._in_progress: set[tuple[str, str]] = set()
+
+    # --- names ---------------------------------------------------------------------
+
+    def resolve(self, node: cst.CSTNode) -> str | None:
+        """Canonical FrozenDict API name of a Name/Attribute node (via QNP), or None."""
+        leaf = None
+        if m.matches(node, m.Name()):
+            leaf = node.value
+        elif m.matches(node, m.Attribute()) and names.chain_root(node) is not None:
+            leaf = node.attr.value
+            inner = node.value
+            while m.matches(inner, m.Attribute()):
+                inner = inner.value
+            if not m.matches(inner, m.Name()):
+                return None
+        if leaf is None or (
+            leaf not in names.INTERESTING_LEAVES and leaf not in self.aliases
+        ):
+            return None
+        for qualified in self.qualify(node):
+            api = names.api_for_qualified_name(qualified.name)
+            if api is not None:
+                return api
+            if qualified.source == QualifiedNameSource.LOCAL:
+                head, _, rest = qualified.name.partition(".")
+                target = self.aliases.get(head)
+                if target is not None and not rest:
+                    return target
+                if target == names.FROZEN_DICT_MODULE and rest:
+                    return names.api_for_qualified_name(
+                        f"flax.core.frozen_dict.{rest}"
+                    )
+        return None
+
+    def qualified(self, node: cst.CSTNode) -> set[str]:
+        return {q.name for q in self.qualify(node)}
+
+    # --- scopes and order ----------------------------------------------------------
+
+    def scope_of(self, node: cst.CSTNode) -> Scope:
+        current = self.parents.get(node)
+        while current is not None:
+            scope = self.scopes.get(current)
+            if scope is not None:
+                return scope
+            current = self.parents.get(current)
+        return self.scopes[self.module]
+
+    def ancestors(self, node: cst.CSTNode) -> Iterable[cst.CSTNode]:
+        current = self.parents.get(node)
+        while current is not None:
+            yield current
+            current = self.parents.get(current)
+
+    def statement_of(self, node: cst.CSTNode) -> cst.CSTNode | None:
+        for ancestor in self.ancestors(node):
+            if isinstance(ancestor, _STATEMENT):
+                return ancestor
+        return None
+
+    def enclosing_function(self, node: cst.CSTNode) -> cst.FunctionDef | None:
+        for ancestor in self.ancestors(node):
+            if m.matches(ancestor, m.FunctionDef()):
+                return ancestor
+        return None
+
+    def enclosing_class(self, node: cst.CSTNode) -> ClassInfo | None:
+        for ancestor in self.ancestors(node):
+            if m.matches(ancestor, m.ClassDef()):
+                return self.class_of.get(ancestor)
+        return None
+
+    def threshold(self, node: cst.CSTNode) -> int:
+        """Loads with a larger order happen after ``node`` (whole loop when in one)."""
+        statement = self.statement_of(node)
+        limit = self.end.get(statement if statement is not None else node, 0)
+        outer_loop = None
+        for ancestor in self.ancestors(node):
+            if ancestor in self.scopes:
+                break
+            if isinstance(ancestor, _LOOPS):
+                outer_loop = ancestor
+        if outer_loop is not None:
+            return self.order[outer_loop]
+        return limit
+
+    def _loads(self, scope: Scope, name: str, after: int) -> list[cst.Name]:
+        found = [n for n in scope.loads.get(name, ()) if self.order[n] > after]
+        stack = list(scope.children)
+        while stack:
+            child = stack.pop()
+            if child.bound(name):
+                continue
+            found.extend(child.loads.get(name, ()))
+            stack.extend(child.children)
+        return found
+
+    def _defining_scope(self, scope: Scope, name: str) -> Scope | None:
+        current: Scope | None = scope
+        while current is not None:
+            if current.kind != "class" and current.bound(name):
+                return current
+            current = current.parent
+        return None
+
+    def loads_after(self, node: cst.CSTNode, name: str) -> list[cst.Name]:
+        """Every load of ``name`` (as seen from ``node``) that can run after it."""
+        scope = self.scope_of(node)
+        home = self._defining_scope(scope, name)
+        if home is scope:
+            return self._loads(scope, name, self.threshold(node))
+        if home is None or home.kind == "module":
+            module = self.scopes[self.module]
+            return self._loads(module, name, -1)
+        return self._loads(home, name, -1)
+
+    # --- where a value goes -------------------------------------------------------
+
+    def classify(self, node: cst.CSTNode) -> Use:
+        """Follows ``node`` up through the expressions that pass it on unchanged."""
+        child, whole = node, True
+        for _ in range(64):
+            parent = self.parents.get(child)
+            if parent is None:
+                return Use(READ)
+            step = self._step(child, parent, whole)
+            if isinstance(step, Use):
+                return step
+            child, whole = step
+        return Use(ESCAPE, "flows through a very deep expression")
+
+    def _step(
+        self, child: cst.CSTNode, parent: cst.CSTNode, whole: bool
+    ) -> Use | tuple[cst.CSTNode, bool]:
+        if m.matches(parent, m.Subscript()):
+            if parent.value is not child:
+                return Use(READ)
+            if self._is_store_target(parent):
+                return Use(MUTATE, f"an item is assigned: `{self.code(parent)} = ...`")
+            return parent, False
+        if m.matches(parent, m.Index()):
+            return Use(HASH, "it is used as a key") if whole else Use(READ)
+        if m.matches(parent, m.Attribute()):
+            return self._attribute_step(parent, whole)
+        if m.matches(parent, m.Arg()):
+            return self._arg_step(self.parents[parent], parent, whole)
+        if m.matches(parent, m.Element() | m.List() | m.Tuple()):
+            return parent, whole
+        if m.matches(parent, m.Set()):
+            return Use(HASH, "it is put in a set") if whole else Use(READ)
+        if m.matches(parent, m.DictElement()):
+            if parent.key is child:
+                return Use(HASH, "it is used as a dict key") if whole else Use(READ)
+            return parent, False
+        if m.matches(parent, m.StarredDictElement() | m.StarredElement() | m.Dict()):
+            return parent, False
+        if m.matches(parent, m.IfExp()):
+            return Use(READ) if parent.test is child else (parent, whole)
+        if m.matches(parent, m.BooleanOperation() | m.Await()):
+            return parent, whole
+        if m.matches(parent, m.BinaryOperation()):
+            if m.matches(parent.operator, m.BitOr()):
+                return parent, False
+            return Use(READ)
+        if m.matches(parent, m.NamedExpr()):
+            return Use(ALIAS, "", (parent.target.value,))
+        if m.matches(parent, m.Assign() | m.AnnAssign()):
+            return self._assign_step(parent)
+        if m.matches(parent, m.AugAssign()):
+            if parent.value is child:
+                return Use(ESCAPE, f"it is merged into `{self.code(parent.target)}`")
+            if m.matches(parent.operator, m.BitOrAssign()):
+                return Use(MUTATE, "it is updated in place with `|=`")
+            return Use(READ)
+        if m.matches(parent, m.Return()):
+            return Use(ESCAPE, "it is returned")
+        if m.matches(parent, m.Yield() | m.From()):
+            return Use(ESCAPE, "it is yielded")
+        if m.matches(parent, m.Lambda()):
+            return Use(ESCAPE, "it is returned from a lambda")
+        if m.matches(parent, m.Param()):
+            return Use(DEFAULT, "it is a parameter default")
+        if m.matches(parent, m.For()):
+            if parent.iter is child:
+                return Use(ALIAS, "", tuple(_target_names(parent.target)))
+            return Use(READ)
+        if m.matches(parent, m.CompFor()):
+            if parent.iter is not child:
+                return Use(READ)
+            comprehension = parent
+            while not isinstance(comprehension, _COMPREHENSIONS):
+                comprehension = self.parents[comprehension]
+            return comprehension, False
+        if isinstance(parent, _COMPREHENSIONS):
+            return parent, False
+        return Use(READ)
+
+    def _is_store_target(self, node: cst.CSTNode) -> bool:
+        parent = self.parents.get(node)
+        while m.matches(parent, m.Element() | m.Tuple() | m.List() | m.StarredElement()):
+            node, parent = parent, self.parents.get(parent)
+        if m.matches(parent, m.AssignTarget() | m.Del()):
+            return True
+        if m.matches(parent, m.AugAssign() | m.AnnAssign() | m.For()):
+            return parent.target is node
+        return False
+
+    def _attribute_step(
+        self, attribute: cst.Attribute, whole: bool
+    ) -> Use | tuple[cst.CSTNode, bool]:
+        grand = self.parents.get(attribute)
+        method = attribute.attr.value
+        if m.matches(grand, m.Call()) and grand.func is attribute:
+            if method == "pop" and is_two_target_pop(grand, self.parents):
+                return grand, False
+            if method in names.MUTATING_METHODS:
+                return Use(MUTATE, f"`.{method}(...)` is called on it")
+            if method in names.CARRIER_METHODS:
+                return grand, False
+            return Use(READ)
+        if self._is_store_target(attribute):
+            return Use(MUTATE, f"an attribute is assigned: `{self.code(attribute)} = ...`")
+        return attribute, False
+
+    def _assign_step(self, assign: cst.Assign | cst.AnnAssign) -> Use:
+        if self.scope_of(assign).kind == "class":
+            return Use(DEFAULT, "it is a class-level default")
+        targets = (
+            [t.target for t in assign.targets]
+            if m.matches(assign, m.Assign())
+            else [assign.target]
+        )
+        found: list[str] = []
+        for target in targets:
+            if m.matches(target, m.Subscript() | m.Attribute()):
+                return Use(ESCAPE, f"it is stored in `{self.code(target)}`")
+            found.extend(_target_names(target))
+        return Use(ALIAS, "", tuple(found))
+
+    def _arg_step(
+        self, call: cst.Call, arg: cst.Arg, whole: bool
+    ) -> Use | tuple[cst.CSTNode, bool]:
+        keyword = arg.keyword.value if arg.keyword is not None else None
+        position = _position(call, arg)
+        callee = self.code(call.func)
+        api = self.api.get(call.func)
+        if api in (names.FREEZE, names.UNFREEZE, names.FROZEN_DICT, names.PRETTY_REPR):
+            return Use(READ, f"it is copied by `{callee}`")
+        if api in (names.DUAL_POP, names.DUAL_COPY):
+            return call, False
+        if keyword in names.TREE_PAIRING_KEYWORDS:
+            return Use(TREEPAIR, f"it is the `{keyword}=` tree of `{callee}`")
+        qualified = self.qualified(call.func)
+        for q in qualified:
+            if q in names.HASHING_CALLS:
+                return Use(HASH, f"it is passed to `{callee}`") if whole else Use(READ)
+            if q in names.TREE_PAIRING:
+                return self._pairing(q, call, arg, position, keyword, callee)
+            if q in names.SERIAL_TARGETS:
+                positions, keywords = names.SERIAL_TARGETS[q]
+                if position in positions or keyword in keywords:
+                    return Use(SERIAL, f"it is the restore target of `{callee}`")
+                return Use(READ)
+            if q in names.CARRIER_CALLS:
+                return call, False
+            if q in names.READ_ONLY_CALLS or q.startswith(names.READ_ONLY_PREFIXES):
+                return Use(READ)
+        if m.matches(call.func, m.Attribute()):
+            method = call.func.attr.value
+            if method in names.SERIAL_METHODS and keyword in names.SERIAL_KEYWORDS:
+                return Use(SERIAL, f"it is the restore target of `{callee}`")
+            if method == "_replace":
+                return Use(HASH, "it is a NamedTuple field (`_replace`)") if whole else Use(READ)
+            if method == "replace" and keyword in self.hash_replace_fields and whole:
+                return Use(HASH, f"`{keyword}` is a static (hashed) field")
+            if method in names.READ_ONLY_ARG_METHODS:
+                return Use(READ)
+            if method == "update" and _positional_count(call) >= 2:
+                return Use(READ)
+        if m.matches(call.func, m.Call()):
+            return Use(READ)
+        if m.matches(call.func, m.Name()):
+            local = self._local_call(call.func.value, position, keyword, callee, whole)
+            if local is not None:
+                return local
+        return Use(UNKNOWN_CALL, f"it is passed to `{callee}`")
+
+    def _pairing(
+        self,
+        qualified: str,
+        call: cst.Call,
+        arg: cst.Arg,
+        position: int | None,
+        keyword: str | None,
+        callee: str,
+    ) -> Use:
+        positions, keywords = names.TREE_PAIRING[qualified]
+        if keyword == "is_leaf":
+            return Use(READ)
+        if positions is None:
+            trees = sum(
+                1
+                for i, a in enumerate(call.args)
+                if (a.keyword is None and i > 0) or a.star or (
+                    a.keyword is not None and a.keyword.value in keywords
+                )
+            )
+            if names.is_tree_map_like(qualified) and trees < 2:
+                return Use(READ)
+            if position == 0:
+                return Use(READ)
+            return Use(TREEPAIR, f"it is one of several trees passed to `{callee}`")
+        if position in positions or keyword in keywords:
+            return Use(TREEPAIR, f"it is paired with another tree by `{callee}`")
+        return Use(READ)
+
+    def _local_call(
+        self,
+        name: str,
+        position: int | None,
+        keyword: str | None,
+        callee: str,
+        whole: bool,
+    ) -> Use | None:
+        static = self.static_args.get(name)
+        function = self.functions.get(name)
+        param = _param_name(function, position, keyword) if function else keyword
+        if static is not None and whole:
+            static_names, static_nums = static
+            if position in static_nums or (param is not None and param in static_names):
+                return Use(HASH, f"it is a static argument of `{callee}`")
+        if name in self.cached_functions and whole:
+            return Use(HASH, f"it is an argument of the cached function `{callee}`")
+        info = self.classes.get(name)
+        if info is not None:
+            if info.hashed_fields is not None and whole:
+                field = keyword if keyword is not None else None
+                if field is None or "*" in info.hashed_fields or field in info.hashed_fields:
+                    return Use(HASH, f"it is a field of the hashable class `{name}`")
+            return Use(ESCAPE, f"it is stored in a `{name}`")
+        if function is None or param is None:
+            return None
+        effect = self.param_effect(name, param)
+        if effect.kind == MUTATE:
+            return Use(MUTATE, f"it is passed to `{callee}`, which changes it", deep=True)
+        if effect.kind in (ESCAPE, UNKNOWN_CALL):
+            return Use(ESCAPE, f"it is passed to `{callee}`, which keeps it")
+        return Use(READ)
+
+    def param_effect(self, function_name: str, param: str) -> Use:
+        """The strongest use a module function makes of one of its parameters."""
+        key = (function_name, param)
+        if key in self._param_effects:
+            return self._param_effects[key]
+        if key in self._in_progress:
+            return Use(READ)
+        self._in_progress.add(key)
+        function = self.functions[function_name]
+        scope = self.scopes[function]
+        uses = self.follow([(n, ()) for n in self._loads(scope, param, -1)])
+        effect = _strongest(uses)
+        self._in_progress.discard(key)
+        self._param_effects[key] = effect
+        return effect
+
+    def follow(self, loads: list[tuple[cst.Name, tuple]]) -> list[Use]:
+        """Classifies loads, following plain-name aliases to their own loads."""
+        out: list[Use] = []
+        seen: set[cst.CSTNode] = set()
+        work = list(loads)
+        while work:
+            node, _ = work.pop()
+            if node in seen:
+                continue
+            seen.add(node)
+            use = self.classify(node)
+            if use.kind == ALIAS:
+                for alias in use.names:
+                    work.extend((n, ()) for n in self.loads_after(node, alias))
+            else:
+                out.append(use)
+        return out
+
+    def value_uses(self, node: cst.CSTNode) -> list[Use]:
+        """Every place the value of expression ``node`` can reach."""
+        use = self.classify(node)
+        if use.kind != ALIAS:
+            return [use]
+        loads = []
+        for alias in use.names:
+            loads.extend((n, ()) for n in self.loads_after(node, alias))
+        return self.follow(loads)
+
+    # --- was the source written to later? -------------------------------------------
+
+    def source_mutation(self, expr: cst.BaseExpression, anchor: cst.CSTNode) -> Use | None:
+        """A later in-place change of the tree ``expr`` reads, if the module has one."""
+        root, path = self.access_path(expr)
+        if root is None:
+            return None
+        inside = (self.order.get(expr, -1), self.end.get(expr, -1))
+        for load in self.loads_after(anchor, root.value):
+            if inside[0] <= self.order[load] <= inside[1]:
+                continue
+            use = self._mutation_through(load, path, depth=0)
+            if use is not None:
+                return use
+        return None
+
+    def _mutation_through(self, load: cst.Name, path: tuple, depth: int) -> Use | None:
+        """A change, reached from ``load``, at or below ``path`` of the loaded tree."""
+        if depth > 4:
+            return None
+        top, load_path = self._chain_up(load)
+        if top is not load and self._is_store_target(top):
+            mutated = load_path[:-1]
+            use = Use(MUTATE, f"`{self.code(top)} = ...` changes it later")
+        else:
+            use = self.classify(top)
+            if use.kind == ALIAS:
+                if _path_prefix(load_path, path):
+                    rest = path[len(load_path) :]
+                elif _path_prefix(path, load_path):
+                    rest = ()
+                else:
+                    return None
+                for alias in use.names:
+                    for other in self.loads_after(top, alias):
+                        found = self._mutation_through(other, rest, depth + 1)
+                        if found is not None:
+                            return found
+                return None
+            if use.kind != MUTATE:
+                return None
+            mutated = load_path
+            if use.deep and _path_prefix(mutated, path):
+                return Use(MUTATE, f"`{self.code(top)}` is changed later: {use.detail}")
+            use = Use(MUTATE, f"`{self.code(top)}` is changed later: {use.detail}")
+        return use if _path_prefix(path, mutated) else None
+
+    def _chain_up(self, load: cst.Name) -> tuple[cst.CSTNode, tuple]:
+        node, path = load, ()
+        while True:
+            parent = self.parents.get(node)
+            if m.matches(parent, m.Subscript()) and parent.value is node:
+                path = path + (_key_of(parent),)
+                if self._is_store_target(parent):
+                    return parent, path
+                node = parent
+                continue
+            if m.matches(parent, m.Attribute()) and parent.value is node:
+                grand = self.parents.get(parent)
+                if m.matches(grand, m.Call()) and grand.func is parent:
+                    return node, path
+                path = path + (("attr", parent.attr.value),)
+                if self._is_store_target(parent):
+                    return parent, path
+                node = parent
+                continue
+            return node, path
+
+    def access_path(self, expr: cst.BaseExpression) -> tuple[cst.Name | None, tuple]:
+        """Root name and key path of ``x.a['k']`` (through freeze/unfreeze calls)."""
+        steps: list = []
+        node = expr
+        while True:
+            if m.matches(node, m.Name()):
+                return node, tuple(reversed(steps))
+            if m.matches(node, m.Subscript()):
+                steps.append(_key_of(node))
+                node = node.value
+            elif m.matches(node, m.Attribute()):
+                steps.append(("attr", node.attr.value))
+                node = node.value
+            elif (
+                m.matches(node, m.Call())
+                and self.api.get(node.func) in (names.FREEZE, names.UNFREEZE, names.FROZEN_DICT)
+                and len(node.args) == 1
+            ):
+                node = node.args[0].value
+            else:
+                return None, ()
+
+    # --- freshness ---------------------------------------------------------------------
+
+    def is_fresh_dict(self, expr: cst.BaseExpression) -> bool:
+        """Whether ``expr`` builds plain dicts nobody else holds (init results, ...)."""
+        if self.flag_on:
+            return False
+        node = expr
+        while m.matches(node, m.Subscript()):
+            node = node.value
+        if m.matches(node, m.Dict() | m.DictComp()):
+            return True
+        if not m.matches(node, m.Call()):
+            return False
+        if m.matches(node.func, m.Attribute()) and node.func.attr.value in names.FRESH_DICT_METHODS:
+            return True
+        return bool(self.qualified(node.func) & names.FRESH_DICT_CALLS)
+
+    def is_init_call(self, expr: cst.BaseExpression) -> bool:
+        node = expr
+        while m.matches(node, m.Subscript()):
+            node = node.value
+        return m.matches(
+            node, m.Call(func=m.Attribute(attr=m.Name("init") | m.Name("init_with_output")))
+        )
+
+    def owned_and_dead(self, expr: cst.BaseExpression) -> bool:
+        """``expr`` reads a local bound once from a fresh call and read only here."""
+        root, _ = self.access_path(expr)
+        if root is None or self.flag_on:
+            return False
+        scope = self.scope_of(expr)
+        if scope.kind != "function" or root.value in scope.params:
+            return False
+        binds = scope.binds.get(root.value, [])
+        if len(binds) != 1 or binds[0][1] is None:
+            return False
+        value = binds[0][1]
+        if not (self.is_fresh_dict(value) or self.is_fresh_tuple(value)):
+            return False
+        return self._loads(scope, root.value, -1) == [root]
+
+    def is_fresh_tuple(self, value: cst.CSTNode) -> bool:
+        return m.matches(value, m.Call(func=m.Attribute())) and (
+            value.func.attr.value in names.FRESH_DICT_METHODS
+        ) and not self.flag_on
+
+    # --- helpers ----------------------------------------------------------------------
+
+    def code(self, node: cst.CSTNode) -> str:
+        text = self.module.code_for_node(node).strip()
+        return text if len(text) <= 60 else text[:57] + "..."
+
+    def typepres_region(self, node: cst.CSTNode) -> bool:
+        """Inside a function or conditional that returns a FrozenDict iff given one."""
+        for ancestor in self.ancestors(node):
+            marks = self.typepres.get(ancestor)
+            if marks is None:
+                continue
+            if {"isinstance", "make"} <= marks:
+                return True
+            if "type-call" in marks and m.matches(ancestor, m.FunctionDef()):
+                return True
+        return False
+
+    def in_property(self, node: cst.CSTNode) -> bool:
+        function = self.enclosing_function(node)
+        return function is not None and function in self.properties
+
+    def frozen_receiver(self, call: cst.Call) -> bool:
+        """``freeze(x).copy(...)``-style: the call is the receiver of a FrozenDict method.
+
+        The family of the outer method decides for both calls (see the commands).
+        """
+        attribute = self.parents.get(call)
+        if not m.matches(attribute, m.Attribute()) or attribute.value is not call:
+            return False
+        outer = self.parents.get(attribute)
+        return (
+            m.matches(outer, m.Call())
+            and outer.func is attribute
+            and attribute.attr.value in names.FROZEN_METHODS
+        )
+
+    def frozen_source(self, receiver: cst.BaseExpression) -> cst.BaseExpression | None:
+        """``x`` for a receiver ``freeze(x)`` / ``FrozenDict(x)``, else None."""
+        if (
+            m.matches(receiver, m.Call(args=[m.Arg(keyword=None, star="")]))
+            and self.api.get(receiver.func) in (names.FREEZE, names.FROZEN_DICT)
+        ):
+            return receiver.args[0].value
+        return None
+
+    def is_module_like(self, receiver: cst.BaseExpression) -> bool:
+        """``np``, ``copy.copy``, ``tf.io.gfile``: an import, or a name never bound."""
+        if not m.matches(receiver, m.Name() | m.Attribute()):
+            return False
+        root = names.chain_root(receiver)
+        if root is None:
+            return False
+        if root.value in self.imports:
+            return True
+        return not any(scope.bound(root.value) for scope in self.scopes.values())
+
+    def in_wrapper(self, node: cst.CSTNode) -> bool:
+        return any(a in self.wrappers for a in self.ancestors(node))
+
+
+# --- small helpers ----------------------------------------------------------------
+
+
+def is_two_target_pop(call: cst.Call, parents: dict) -> bool:
+    """``a, b = x.pop(k)``: FrozenDict.pop (returns ``(rest, value)``), not dict.pop."""
+    parent = parents.get(call)
+    return (
+        m.matches(parent, m.Assign(targets=[m.AssignTarget(target=m.Tuple() | m.List())]))
+        and parent.value is call
+        and len(parent.targets[0].target.elements) == 2
+        and not any(
+            m.matches(e, m.StarredElement()) for e in parent.targets[0].target.elements
+        )
+    )
+
+
+def _target_names(target: cst.CSTNode) -> list[str]:
+    if m.matches(target, m.Name()):
+        return [target.value]
+    if m.matches(target, m.Tuple() | m.List()):
+        out: list[str] = []
+        for element in target.elements:
+            out.extend(_target_names(element.value))
+        return out
+    if m.matches(target, m.StarredElement()):
+        return _target_names(target.value)
+    return []
+
+
+def _position(call: cst.Call, arg: cst.Arg) -> int | None:
+    if arg.keyword is not None or arg.star:
+        return None
+    index = 0
+    for other in call.args:
+        if other is arg:
+            return index
+        if other.keyword is None and not other.star:
+            index += 1
+    return None
+
+
+def _positional_count(call: cst.Call) -> int:
+    return sum(1 for a in call.args if a.keyword is None and not a.star)
+
+
+def _param_name(
+    function: cst.FunctionDef, position: int | None, keyword: str | None
+) -> str | None:
+    if keyword is not None:
+        return keyword
+    if position is None:
+        return None
+    positional = [*function.params.posonly_params, *function.params.params]
+    if positional and positional[0].name.value in ("self", "cls"):
+        positional = positional[1:]
+    if position < len(positional):
+        return positional[position].name.value
+    return None
+
+
+def _key_of(subscript: cst.Subscript) -> tuple:
+    if len(subscript.slice) == 1 and m.matches(subscript.slice[0].slice, m.Index()):
+        value = names.literal_string(subscript.slice[0].slice.value)
+        if value is not None:
+            return ("key", value)
+    return ("key", None)
+
+
+def _path_prefix(prefix: tuple, path: tuple) -> bool:
+    if len(prefix) > len(path):
+        return False
+    for a, b in zip(prefix, path):
+        if a[0] != b[0]:
+            return False
+        if a[1] is not None and b[1] is not None and a[1] != b[1]:
+            return False
+    return True
+
+
+_STRENGTH = {MUTATE: 3, ESCAPE: 2, UNKNOWN_CALL: 2}
+
+
+def _strongest(uses: list[Use]) -> Use:
+    best = Use(READ)
+    for use in uses:
+        if _STRENGTH.get(use.kind, 0) > _STRENGTH.get(best.kind, 0):
+            best = use
+    return best
+
+
+# --- building the facts: one visit -------------------------------------------------
+
+
+def build_facts(module: cst.Module, qualify: Qualify) -> Facts:
+    """Runs the analysis pass over ``module`` (the tree the metadata was computed on)."""
+    facts = Facts(module, qualify)
+    module.visit(_FactsVisitor(facts))
+    return facts
+
+
+class _FactsVisitor(cst.CSTVisitor):
+    def __init__(self, facts: Facts) -> None:
+        super().__init__()
+        self.f = facts
+        self.stack: list[cst.CSTNode] = []
+        self.scope_stack: list[Scope] = []
+        self.counter = 0
+        self.not_load: set[cst.CSTNode] = set()
+
+    # bookkeeping for every node
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        if self.stack:
+            self.f.parents[node] = self.stack[-1]
+        self.f.order[node] = self.counter
+        self.counter += 1
+        self.stack.append(node)
+        return super().on_visit(node)
+
+    def on_leave(self, original_node: cst.CSTNode) -> None:
+        super().on_leave(original_node)
+        self.stack.pop()
+        self.f.end[original_node] = self.counter
+
+    @property
+    def scope(self) -> Scope:
+        return self.scope_stack[-1]
+
+    def _push(self, node: cst.CSTNode, kind: str, params: list[str]) -> None:
+        parent = self.scope_stack[-1] if self.scope_stack else None
+        scope = Scope(node, kind, parent, params)
+        if parent is not None:
+            parent.children.append(scope)
+        self.f.scopes[node] = scope
+        self.scope_stack.append(scope)
+
+    def _bind(self, name: cst.Name, value: cst.CSTNode | None = None) -> None:
+        self.not_load.add(name)
+        self.scope.binds.setdefault(name.value, []).append(
+            (self.f.order.get(name, self.counter), value)
+        )
+        if self.scope.kind == "module":
+            self.f.module_names[name.value] = self.f.module_names.get(name.value, 0) + 1
+
+    def _bind_target(self, target: cst.CSTNode, value: cst.CSTNode | None) -> None:
+        if m.matches(target, m.Name()):
+            self._bind(target, value)
+        elif m.matches(target, m.Tuple() | m.List()):
+            for element in target.elements:
+                self._bind_target(element.value, value)
+        elif m.matches(target, m.StarredElement()):
+            self._bind_target(target.value, value)
+
+    # module and the first scan of its body
+
+    def visit_Module(self, node: cst.Module) -> None:
+        self._push(node, "module", [])
+        self._scan_aliases(node)
+
+    def leave_Module(self, original_node: cst.Module) -> None:
+        self.scope_stack.pop()
+
+    def _scan_aliases(self, module: cst.Module) -> None:
+        for statement in module.body:
+            if m.matches(
+                statement,
+                m.SimpleStatementLine(
+                    body=[m.Assign(targets=[m.AssignTarget(target=m.Name())])]
+                ),
+            ):
+                assign = statement.body[0]
+                api = self.f.resolve(assign.value) if m.matches(
+                    assign.value, m.Name() | m.Attribute()
+                ) else None
+                if api is not None and api not in (names.DUAL_POP, names.DUAL_COPY):
+                    alias = assign.targets[0].target.value
+                    self.f.aliases[alias] = api
+                    self.f.alias_defs[alias] = statement
+            elif m.matches(statement, m.FunctionDef(decorators=[])):
+                api = self._wrapper_api(statement)
+                if api is not None:
+                    self.f.aliases[statement.name.value] = api
+                    self.f.alias_defs[statement.name.value] = statement
+                    self.f.wrappers.add(statement)
+        counts: dict[str, int] = {}
+        for statement in module.body:
+            for bound in _module_level_names(statement):
+                counts[bound] = counts.get(bound, 0) + 1
+        for alias in [a for a in self.f.aliases if counts.get(a, 0) != 1]:
+            del self.f.aliases[alias]
+            self.f.wrappers.discard(self.f.alias_defs.pop(alias))
+
+    def _wrapper_api(self, function: cst.FunctionDef) -> str | None:
+        params = function.params
+        if (
+            len(params.params) != 1
+            or params.posonly_params
+            or params.kwonly_params
+            or params.params[0].default is not None
+            or isinstance(params.star_arg, (cst.Param, cst.ParamStar))
+            or params.star_kwarg is not None
+            or not m.matches(function.body, m.IndentedBlock())
+        ):
+            return None
+        body = list(function.body.body)
+        if body and m.matches(
+            body[0], m.SimpleStatementLine(body=[m.Expr(value=m.SimpleString())])
+        ):
+            body = body[1:]
+        param = params.params[0].name.value
+        pattern = m.SimpleStatementLine(
+            body=[m.Return(value=m.Call(args=[m.Arg(value=m.Name(param), keyword=None, star="")]))]
+        )
+        if len(body) != 1 or not m.matches(body[0], pattern):
+            return None
+        api = self.f.resolve(body[0].body[0].value.func)
+        return api if api in (names.FREEZE, names.UNFREEZE, names.FROZEN_DICT) else None
+
+    # imports
+
+    def visit_Import(self, node: cst.Import) -> bool:
+        for alias in node.names:
+            module = _dotted(alias.name)
+            asname = alias.asname.name.value if alias.asname and m.matches(
+                alias.asname.name, m.Name()
+            ) else None
+            local = asname or module.partition(".")[0]
+            self._record_import(local, (module, None, asname))
+            if module.partition(".")[0] in ("flax", "jax"):
+                self.f.flaxy = True
+        return False
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
+        if node.relative or node.module is None:
+            return False
+        module = _dotted(node.module)
+        if module.partition(".")[0] in ("flax", "jax"):
+            self.f.flaxy = True
+        if m.matches(node.names, m.ImportStar()):
+            return False
+        for alias in node.names:
+            obj = _dotted(alias.name)
+            asname = alias.asname.name.value if alias.asname and m.matches(
+                alias.asname.name, m.Name()
+            ) else None
+            self._record_import(asname or obj, (module, obj, asname))
+        return False
+
+    def _record_import(self, local: str, spec: tuple) -> None:
+        self.f.imports.setdefault(local, []).append(spec)
+        if self.scope.kind == "module":
+            self.f.module_imports.setdefault(local, spec)
+            self.f.module_names[local] = self.f.module_names.get(local, 0) + 1
+
+    # scopes
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self._bind(node.name)
+        self.f.defined_functions.add(node.name.value)
+        in_class = self.scope.kind == "class"
+        if self.scope.kind == "module":
+            self.f.functions[node.name.value] = node
+        self._decorators(node, in_class)
+        params = _param_names(node.params)
+        for param in _all_params(node.params):
+            self.not_load.add(param.name)
+        self._push(node, "function", params)
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        self.scope_stack.pop()
+
+    def visit_Lambda(self, node: cst.Lambda) -> None:
+        for param in _all_params(node.params):
+            self.not_load.add(param.name)
+        self._push(node, "lambda", _param_names(node.params))
+
+    def leave_Lambda(self, original_node: cst.Lambda) -> None:
+        self.scope_stack.pop()
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self._bind(node.name)
+        info = self._class_info(node)
+        self.f.class_of[node] = info
+        if self.scope.kind == "module":
+            self.f.classes[node.name.value] = info
+        self._push(node, "class", [])
+
+    def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
+        self.scope_stack.pop()
+
+    # bindings
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        single = len(node.targets) == 1
+        for target in node.targets:
+            self._bind_target(target.target, node.value if single else None)
+        if self.scope.kind == "module" and single:
+            self._jit_assignment(node)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        if node.value is not None and m.matches(node.target, m.Name()):
+            self._bind(node.target, node.value)
+        elif m.matches(node.target, m.Name()):
+            self.not_load.add(node.target)
+        if self.scope.kind == "class" and m.matches(node.target, m.Name()):
+            self._class_field(node)
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        if m.matches(node.target, m.Name()):
+            self.scope.binds.setdefault(node.target.value, []).append(
+                (self.f.order.get(node.target, self.counter), None)
+            )
+
+    def visit_For(self, node: cst.For) -> None:
+        self._bind_target(node.target, None)
+
+    def visit_CompFor(self, node: cst.CompFor) -> None:
+        self._bind_target(node.target, None)
+
+    def visit_AsName(self, node: cst.AsName) -> None:
+        self._bind_target(node.name, None)
+
+    def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
+        self._bind_target(node.target, node.value)
+
+    def visit_Global(self, node: cst.Global) -> bool:
+        return False
+
+    def visit_Nonlocal(self, node: cst.Nonlocal) -> bool:
+        return False
+
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        self.not_load.add(node.attr)
+        api = self.f.resolve(node)
+        if api is not None:
+            self.f.api[node] = api
+
+    def visit_Arg(self, node: cst.Arg) -> None:
+        if node.keyword is not None:
+            self.not_load.add(node.keyword)
+
+    def visit_Name(self, node: cst.Name) -> None:
+        if node in self.not_load:
+            return
+        self.scope.loads.setdefault(node.value, []).append(node)
+        api = self.f.resolve(node)
+        if api is not None:
+            self.f.api[node] = api
+
+    # calls: type-preserving markers and the flag
+
+    def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
+        if m.matches(func, m.Name("isinstance")) and len(node.args) == 2:
+            if self._mentions_frozen_dict(node.args[1].value):
+                self._mark("isinstance", node)
+        elif m.matches(func, m.Call(func=m.Name("type"))):
+            self._mark("type-call", node)
+        elif m.matches(func, m.Attribute(attr=m.Name("update"))) and node.args:
+            flag = names.literal_string(node.args[0].value)
+            if flag == names.RETURN_FROZENDICT_FLAG:
+                self.f.flag_calls.append(node)
+                if len(node.args) > 1 and m.matches(node.args[1].value, m.Name("True")):
+                    self.f.flag_on = True
+        else:
+            api = self.f.resolve(func) if m.matches(func, m.Name() | m.Attribute()) else None
+            if api in (names.FREEZE, names.FROZEN_DICT):
+                self._mark("make", node)
+
+    def _mentions_frozen_dict(self, node: cst.BaseExpression) -> bool:
+        candidates = [e.value for e in node.elements] if m.matches(node, m.Tuple()) else [node]
+        return any(
+            m.matches(c, m.Name() | m.Attribute()) and self.f.resolve(c) == names.FROZEN_DICT
+            for c in candidates
+        )
+
+    def _mark(self, marker: str, node: cst.CSTNode) -> None:
+        for ancestor in reversed(self.stack[:-1]):
+            if m.matches(ancestor, m.FunctionDef() | m.IfExp() | m.If()):
+                self.f.typepres.setdefault(ancestor, set()).add(marker)
+            if m.matches(ancestor, m.FunctionDef()):
+                return
+
+    # decorators, classes, jit static arguments
+
+    def _decorators(self, node: cst.FunctionDef, in_class: bool) -> None:
+        static_names: set[str] = set()
+        static_nums: set[int] = set()
+        jitted = False
+        for decorator in node.decorators:
+            expr = decorator.decorator
+            qualified = self.f.qualified(expr.func if m.matches(expr, m.Call()) else expr)
+            dotted = names.dotted_name(expr) or ""
+            if qualified & names.PROPERTY_DECORATORS or dotted.endswith(
+                (".setter", ".deleter")
+            ) or dotted in ("property", "cached_property"):
+                self.f.properties.add(node)
+            if qualified & names.CACHING_DECORATORS:
+                self.f.cached_functions.add(node.name.value)
+            if not m.matches(expr, m.Call()):
+                jitted = jitted or bool(qualified & names.JIT_LIKE)
+                continue
+            target = qualified
+            args = list(expr.args)
+            if "functools.partial" in qualified and args:
+                target = self.f.qualified(args[0].value)
+                args = args[1:]
+            if target & names.JIT_LIKE:
+                jitted = True
+                _static_from_args(args, static_names, static_nums)
+        if jitted and (static_names or static_nums) and not in_class:
+            self.f.static_args[node.name.value] = (
+                frozenset(static_names),
+                frozenset(static_nums),
+            )
+
+    def _jit_assignment(self, node: cst.Assign) -> None:
+        value = node.value
+        if not m.matches(node.targets[0].target, m.Name()) or not m.matches(
+            value, m.Call()
+        ):
+            return
+        if not self.f.qualified(value.func) & names.JIT_LIKE:
+            return
+        static_names: set[str] = set()
+        static_nums: set[int] = set()
+        _static_from_args(value.args[1:], static_names, static_nums)
+        if static_names or static_nums:
+            self.f.static_args[node.targets[0].target.value] = (
+                frozenset(static_names),
+                frozenset(static_nums),
+            )
+            wrapped = value.args[0].value if value.args else None
+            if m.matches(wrapped, m.Name()) and wrapped.value in self.f.functions:
+                self.f.functions[node.targets[0].target.value] = self.f.functions[
+                    wrapped.value
+                ]
+
+    def _class_info(self, node: cst.ClassDef) -> ClassInfo:
+        info = ClassInfo(node)
+        for decorator in node.decorators:
+            expr = decorator.decorator
+            func = expr.func if m.matches(expr, m.Call()) else expr
+            dotted = names.dotted_name(func) or ""
+            qualified = self.f.qualified(func) | {dotted}
+            if not any(q.endswith("dataclass") for q in qualified):
+                continue
+            info.dataclass_like = True
+            flax_struct = any(q.startswith(("flax.struct", "struct.")) for q in qualified)
+            if flax_struct:
+                info.hashed_fields = info.hashed_fields or frozenset()
+            elif m.matches(expr, m.Call()) and any(
+                m.matches(a, m.Arg(keyword=m.Name("frozen") | m.Name("unsafe_hash"), value=m.Name("True")))
+                for a in expr.args
+            ):
+                info.hashed_fields = frozenset({"*"})
+        for base in node.bases:
+            dotted = names.dotted_name(base.value) or ""
+            qualified = self.f.qualified(base.value) | {dotted}
+            if any(q.endswith("NamedTuple") for q in qualified):
+                info.hashed_fields = frozenset({"*"})
+            if any(q.endswith("PyTreeNode") for q in qualified):
+                info.dataclass_like = True
+                info.hashed_fields = info.hashed_fields or frozenset()
+            local = self.f.classes.get(dotted)
+            if (
+                any(q.endswith("Module") for q in qualified)
+                or "flax.linen.Module" in qualified
+                or (local is not None and local.linen)
+            ):
+                info.linen = True
+                info.dataclass_like = True
+        return info
+
+    def _class_field(self, node: cst.AnnAssign) -> None:
+        info = self.f.class_of.get(self.scope.node)
+        if info is None or info.hashed_fields is None or "*" in info.hashed_fields:
+            return
+        if node.value is not None and m.matches(node.value, m.Call()) and any(
+            m.matches(a, m.Arg(keyword=m.Name("pytree_node") | m.Name("static")))
+            and (
+                m.matches(a.value, m.Name("False"))
+                if a.keyword.value == "pytree_node"
+                else m.matches(a.value, m.Name("True"))
+            )
+            for a in node.value.args
+        ):
+            info.hashed_fields = info.hashed_fields | {node.target.value}
+            self.f.hash_replace_fields.add(node.target.value)
+
+
+def _static_from_args(args, static_names: set[str], static_nums: set[int]) -> None:
+    for arg in args:
+        if arg.keyword is None:
+            continue
+        values = (
+            [e.value for e in arg.value.elements]
+            if m.matches(arg.value, m.Tuple() | m.List())
+            else [arg.value]
+        )
+        if arg.keyword.value == "static_argnames":
+            static_names.update(
+                v for v in (names.literal_string(x) for x in values) if v is not None
+            )
+        elif arg.keyword.value in ("static_argnums", "static_broadcasted_argnums"):
+            static_nums.update(int(x.value) for x in values if m.matches(x, m.Integer()))
+
+
+def _all_params(params: cst.Parameters) -> list[cst.Param]:
+    out = [*params.posonly_params, *params.params, *params.kwonly_params]
+    if m.matches(params.star_arg, m.Param()):
+        out.append(params.star_arg)
+    if params.star_kwarg is not None:
+        out.append(params.star_kwarg)
+    return out
+
+
+def _param_names(params: cst.Parameters) -> list[str]:
+    return [p.name.value for p in _all_params(params)]
+
+
+def _dotted(node: cst.CSTNode) -> str:
+    return names.dotted_name(node) or ""
+
+
+def _module_level_names(statement: cst.CSTNode) -> list[str]:
+    if m.matches(statement, m.FunctionDef() | m.ClassDef()):
+        return [statement.name.value]
+    if not m.matches(statement, m.SimpleStatementLine()):
+        return []
+    out: list[str] = []
+    for small in statement.body:
+        if m.matches(small, m.Assign()):
+            for target in small.targets:
+                out.extend(_target_names(target.target))
+        elif m.matches(small, m.AnnAssign() | m.AugAssign()):
+            out.extend(_target_names(small.target))
+    return out

@@ -1,0 +1,111 @@
+"""Adding and removing imports with LibCST's import visitors, on a module skeleton.
+
+``AddImportsVisitor`` and ``RemoveImportsVisitor`` are what every family schedules
+its import changes with (``add_needed_import`` / ``remove_unused_import``). Run on
+the whole module they cost several times the rest of the migration (a deep copy,
+a full scope analysis and a full rebuild of the tree, for a change to a few lines
+at the top). This module runs them on a *skeleton* instead: the module's
+top-level imports and docstring, with every other top-level statement replaced by
+a ``pass`` placeholder. Each statement carries a marker comment so the result can
+be spliced back, statement by statement, into the real module.
+
+That is only equivalent because removals are filtered first
+(``keep_only_unused_removals``): a removal is kept only when the imported name
+does not appear anywhere in the module outside import statements, which is
+exactly the case where ``RemoveImportsVisitor`` would remove it from the full
+module too. ``AddImportsVisitor`` looks only at the top-level imports and the
+position of the first non-import statement, both of which the skeleton keeps.
+"""
+
+from __future__ import annotations
+
+import re
+
+import libcst as cst
+import libcst.matchers as m
+from libcst.codemod import CodemodContext
+from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
+
+_MARKER = "# variables-migration-skeleton "
+_IMPORT_LINE = m.SimpleStatementLine(body=[m.AtLeastN(m.Import() | m.ImportFrom(), n=1)])
+_DOCSTRING = m.SimpleStatementLine(body=[m.Expr(value=m.SimpleString() | m.ConcatenatedString())])
+
+
+def keep_only_unused_removals(context: CodemodContext, tree: cst.Module) -> None:
+    """Drops scheduled import removals whose name still appears in the code."""
+    requests = context.scratch.get(RemoveImportsVisitor.CONTEXT_KEY)
+    if not requests:
+        return
+    code = tree.code
+    import_code = "".join(
+        tree.code_for_node(statement)
+        for statement in tree.body
+        if m.matches(statement, _IMPORT_LINE)
+    )
+    kept = []
+    for module, obj, asname in requests:
+        local = asname or obj or module.partition(".")[0]
+        pattern = re.compile(rf"(?<![\w.]){re.escape(local)}\b")
+        if len(pattern.findall(code)) <= len(pattern.findall(import_code)):
+            kept.append((module, obj, asname))
+    context.scratch[RemoveImportsVisitor.CONTEXT_KEY] = kept
+
+
+def apply_import_changes(context: CodemodContext, tree: cst.Module) -> cst.Module:
+    """Runs the scheduled ``AddImportsVisitor``/``RemoveImportsVisitor`` work."""
+    keep_only_unused_removals(context, tree)
+    visitors = [
+        visitor
+        for key, visitor in (
+            (AddImportsVisitor.CONTEXT_KEY, AddImportsVisitor),
+            (RemoveImportsVisitor.CONTEXT_KEY, RemoveImportsVisitor),
+        )
+        if context.scratch.get(key)
+    ]
+    if not visitors:
+        return tree
+    skeleton = _skeleton(tree)
+    for visitor in visitors:
+        skeleton = visitor(context).transform_module(skeleton)
+    return _splice(tree, skeleton)
+
+
+def _skeleton(tree: cst.Module) -> cst.Module:
+    body = []
+    for index, statement in enumerate(tree.body):
+        marker = cst.EmptyLine(indent=False, comment=cst.Comment(f"{_MARKER}{index}"))
+        if m.matches(statement, _IMPORT_LINE) or (index == 0 and m.matches(statement, _DOCSTRING)):
+            body.append(statement.with_changes(leading_lines=[*statement.leading_lines, marker]))
+        else:
+            body.append(cst.SimpleStatementLine([cst.Pass()], leading_lines=[marker]))
+    return tree.with_changes(body=body)
+
+
+def _splice(tree: cst.Module, skeleton: cst.Module) -> cst.Module:
+    body = []
+    for statement in skeleton.body:
+        index = _marker_index(statement)
+        if index is None:
+            body.append(statement)
+            continue
+        original = tree.body[index]
+        if m.matches(original, _IMPORT_LINE) or (index == 0 and m.matches(original, _DOCSTRING)):
+            lines = [line for line in statement.leading_lines if _marker_of(line) is None]
+            body.append(statement.with_changes(leading_lines=lines))
+        else:
+            body.append(original)
+    return tree.with_changes(body=body)
+
+
+def _marker_index(statement: cst.CSTNode) -> int | None:
+    for line in getattr(statement, "leading_lines", ()):
+        index = _marker_of(line)
+        if index is not None:
+            return index
+    return None
+
+
+def _marker_of(line: cst.EmptyLine) -> int | None:
+    if line.comment is not None and line.comment.value.startswith(_MARKER):
+        return int(line.comment.value[len(_MARKER):])
+    return None

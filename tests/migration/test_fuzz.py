@@ -1,0 +1,434 @@
+"""Hypothesis fuzzing of the migration codemod on generated modules.
+
+A module is composed from a menu of fragments: every catalogue pattern (P01-P17) in
+its common spellings, the traps, the NEG look-alikes and plain unrelated code, with
+random names, import aliases, comments and odd formatting (tabs, two-space indents,
+semicolons, backslash continuations, CRLF line endings). The properties:
+
+- the output always parses and compiles;
+- migrating the output again changes nothing (idempotency);
+- the same fragments spelled through a non-flax library (``mylib``), so that nothing
+  in the file names flax, come out byte-identical with no rewrites and no refusals.
+"""
+
+import builtins
+import keyword
+import re
+import string
+
+import pytest
+from hypothesis import given, note
+from hypothesis import strategies as st
+
+from migration import transform_source
+
+# --- spellings of the FrozenDict API -------------------------------------------------
+
+# Each API name can arrive several ways; a spelling is (expression, import line).
+FLAX_SPELLINGS = {
+    "freeze": [
+        ("freeze", "from flax.core import freeze"),
+        ("fz", "from flax.core import freeze as fz"),
+        ("flax.core.freeze", "import flax"),
+        ("frozen_dict.freeze", "from flax.core import frozen_dict"),
+        ("flax.core.frozen_dict.freeze", "import flax.core.frozen_dict"),
+    ],
+    "unfreeze": [
+        ("unfreeze", "from flax.core import unfreeze"),
+        ("unfreeze", "from flax.core.frozen_dict import unfreeze"),
+        ("thaw", "from flax.core import unfreeze as thaw"),
+        ("flax.core.unfreeze", "import flax"),
+        ("fcore.unfreeze", "from flax import core as fcore"),
+    ],
+    "FrozenDict": [
+        ("FrozenDict", "from flax.core import FrozenDict"),
+        ("FrozenDict", "from flax.core.frozen_dict import FrozenDict"),
+        ("nn.FrozenDict", "import flax.linen as nn"),
+        ("flax.core.FrozenDict", "import flax"),
+        ("FD", "from flax.core import FrozenDict as FD"),
+    ],
+    "fdmod": [
+        ("frozen_dict", "from flax.core import frozen_dict"),
+        ("flax.core.frozen_dict", "import flax"),
+    ],
+    "core": [
+        ("flax.core", "import flax"),
+        ("fcore", "from flax import core as fcore"),
+    ],
+    "tu": [
+        ("traverse_util", "from flax import traverse_util"),
+        ("flax.traverse_util", "import flax"),
+    ],
+    "nn": [("nn", "import flax.linen as nn")],
+    "flaxmod": [("flax", "import flax")],
+    "flag": [("'flax_return_frozendict'", "import flax")],
+    "VarDict": [
+        ("FrozenVariableDict", "from flax.core.scope import FrozenVariableDict"),
+    ],
+}
+
+# The same shapes through a library that is not flax: must be left alone.
+OTHER_SPELLINGS = {
+    "freeze": [
+        ("freeze", "from mylib.frozen import freeze"),
+        ("fz", "from mylib import freeze as fz"),
+        ("mylib.freeze", "import mylib"),
+    ],
+    "unfreeze": [
+        ("unfreeze", "from mylib.frozen import unfreeze"),
+        ("thaw", "from mylib import unfreeze as thaw"),
+    ],
+    "FrozenDict": [
+        ("FrozenDict", "from immutables import Map as FrozenDict"),
+        ("FrozenDict", "from mylib.frozen import FrozenDict"),
+        ("mylib.FrozenDict", "import mylib"),
+    ],
+    "fdmod": [("frozen_dict", "from mylib import frozen_dict")],
+    "core": [("mycore", "import mylib.core as mycore")],
+    "tu": [("traverse_util", "from mylib import traverse_util")],
+    "nn": [("nn", "import mylib.nn as nn")],
+    "flaxmod": [("mylib", "import mylib")],
+    "flag": [("'return_frozen'", "import mylib")],
+    "VarDict": [("FrozenVariableDict", "from mylib.scope import FrozenVariableDict")],
+}
+
+COMMON_IMPORTS = [
+    "import copy",
+    "import dataclasses",
+    "import functools",
+    "from typing import Any, Optional",
+    "import jax",
+    "import jax.numpy as jnp",
+    "import numpy as np",
+    "import tensorflow as tf",
+]
+
+# --- the fragment menu ---------------------------------------------------------------
+# ``$name`` placeholders: API spellings ($freeze, $unfreeze, $FrozenDict, $fdmod,
+# $core, $tu, $nn, $flaxmod, $flag, $VarDict) and drawn identifiers (everything else).
+
+PATTERNS = {
+    "P01": ["pass"],  # the import lines themselves, with nothing else
+    "P02": [
+        "$a = $unfreeze($b)",
+        "$a = $unfreeze($b)\n$a['$k']['$k2'] = $c",
+        "print(jax.tree_util.tree_map(jnp.shape, $unfreeze($b)))",
+        "$a = set($unfreeze($b).keys())",
+    ],
+    "P02a": ["$a = $unfreeze($m.init($key, $x))['params']"],
+    "P02b": [
+        "$a = $tu.flatten_dict($unfreeze($b))",
+        "$a = $tu.flatten_dict($unfreeze($b), sep='/')\n$a['$k'] = $c",
+    ],
+    "P03": [
+        "$a = $b.unfreeze()",
+        "$a = $b['$k'].unfreeze()\n$a['$k2'] = None",
+        "$a = $m.init($key, $x).unfreeze()",
+    ],
+    "P04": ["$a = $freeze($b)", "$a = $freeze(\n    $b\n)"],
+    "P04a": [
+        "$a = $freeze({'$k': $b, '$k2': {'w': $c}})",
+        "$a, $b = $freeze({}), $freeze({})",
+    ],
+    "P04b": ["$a = $freeze($tu.unflatten_dict($b))"],
+    "P04c": ["$r, $p = $core.pop($freeze($m.init($key, $x)), 'params')"],
+    "P05": [
+        "$a = $FrozenDict($b)",
+        "$a = $FrozenDict(params=$b, batch_stats=$c)",
+        "$a = $FrozenDict({})",
+        "$a = $FrozenDict($b).unfreeze()\n$a['$k'] = $c",
+        "$a = $freeze($b).unfreeze()",
+        "$a = $m.apply($FrozenDict({'params': $b}), $x)",
+    ],
+    "P06": [
+        "if isinstance($a, $FrozenDict):\n    $a = $unfreeze($a)",
+        "$f = isinstance($a, (dict, $FrozenDict))",
+        "if not isinstance($a, $FrozenDict):\n    raise TypeError('$k')",
+    ],
+    "P06a": [
+        "$a = jax.tree_util.tree_map(\n    jnp.zeros_like, $b, "
+        "is_leaf=lambda n: isinstance(n, $FrozenDict)\n)"
+    ],
+    "P07": [
+        "def $f($a: $FrozenDict) -> $FrozenDict:\n    return $a",
+        "def $f($a: Optional[$FrozenDict] = None) -> 'FrozenDict':\n    return $a",
+        "def $f($a: $VarDict, $b: $fdmod.FrozenDict[str, Any]):\n    return $b",
+        "$a: $FrozenDict = None",
+    ],
+    "P08": ["$C = $FrozenDict[str, Any]", "$C = Optional[$FrozenDict]"],
+    "P08b": [
+        "$g = $fdmod.freeze\n$a = $g($b)",
+        "$g = $core.unfreeze\n$a = $g($b)\n$a['$k'] = 1",
+        "$C = $fdmod.FrozenDict\n$a = $C({'$k': $b})",
+        "def $g($x):\n    return $fdmod.unfreeze($x)\n\n\n$a = $g($b)",
+    ],
+    "P09": [
+        "$a = $b.copy(add_or_replace={'$k': $c})",
+        "$a = $b.copy({'$k': $c})",
+        "$a = $b['$k'].copy(add_or_replace={'$k2': $c})",
+        "$a = $b.copy(\n    add_or_replace={\n        '$k': $c,\n    }\n)",
+        "$v = $v.copy(add_or_replace=$c)",
+    ],
+    "P10": [
+        "$r, $p = $v.pop('$k')",
+        "_, $p = $v.pop('params')",
+        "$r, $p = $m.init($key, $x).pop('params')",
+        "$r, $p = $v.pop(\n    '$k',\n)",
+        "($r, $p) = $v.pop('$k')",
+        "$r, $p = $v['$k'].pop('$k2')",
+        "class $C:\n    def __init__(self, $v):\n        self.$r, self.$p = "
+        "$v.pop('params')",
+    ],
+    "P11": ["$r, $p = $core.pop($v, '$k')", "$a = $core.copy($v, {'$k': $c})"],
+    "P12": [
+        "$a = $fdmod.freeze({'params': $b})",
+        "def $f($a) -> $fdmod.FrozenDict:\n    return $fdmod.unfreeze($a)",
+    ],
+    "P13": [
+        "print($core.pretty_repr($a))",
+        "$a = $fdmod.pretty_repr(jax.tree_util.tree_map(jnp.shape, $b))",
+    ],
+    "P14": [
+        "jax.tree_util.tree_map(np.testing.assert_array_equal, $freeze($a), $b)",
+        "$a = jax.tree_util.tree_map(lambda u, w: u + w, $b, $freeze($c))",
+    ],
+    "P15": [
+        "$K = $freeze({})\n\n\n@dataclasses.dataclass(frozen=True)\nclass $C:\n"
+        "    $a: $FrozenDict = $K\n    $b: $FrozenDict = $FrozenDict({'$k': 1.0})",
+        "@dataclasses.dataclass\nclass $C:\n    $a: $FrozenDict[str, float] = "
+        "$FrozenDict({'$k': 0.5})",
+    ],
+    "P16": ["$flaxmod.config.update($flag, True)"],
+    "P17": [
+        "$r, $p = $fdmod.freeze($v).pop('axes')",
+        "$a['past'] = $unfreeze($b['cache'])",
+        "def $f($a, $b):\n    if $b:\n        return $freeze($tu.unflatten_dict($a))\n"
+        "    return $a",
+    ],
+    "HASH": [
+        "$a = $freeze({'$k': 3, '$k2': (1, 2)})\n"
+        "$f = jax.jit(lambda $x, $b: $x, static_argnames=('$b',))\n$c = $f(1.0, $b=$a)",
+        "@functools.partial(jax.jit, static_argnames=('$a',))\ndef $f($x, $a):\n"
+        "    return $x * $a['$k']",
+        "$K = {$freeze({'$k': 1}): $c}",
+    ],
+    "TYPEPRES": [
+        "def $f($a):\n    was_frozen = isinstance($a, $FrozenDict)\n"
+        "    $b = $unfreeze($a)\n    $b['$k'] = 0\n"
+        "    return $freeze($b) if was_frozen else $b",
+        "def $f($a):\n    return type($a)({'$k': 1})",
+    ],
+    "LINEN": [
+        "class $C($nn.Module):\n    $a: $FrozenDict\n\n    @$nn.compact\n"
+        "    def __call__(self, $x):\n        $b = self.$a.copy({'$k': $x})\n"
+        "        return $x",
+    ],
+}
+
+NEG = [
+    "$a = $v.pop('$k')",
+    "$a = $v.pop('$k', None)",
+    "$a = $b.copy()",
+    "$a = np.copy($b)",
+    "$a = copy.copy($b)",
+    "$a = copy.deepcopy($b)",
+    "tf.io.gfile.copy('$k', '$k2')",
+    "$a = '$b.unfreeze() and freeze($c)'",
+    "# $a = $b.unfreeze()\n$a = None",
+    "$a = {**$b, '$k': $c}",
+    "$a = dict($b)",
+    "$r, $p = divmod(7, 2)",
+    "$r, $p = $b.items()",
+    "$a = frozenset({1, 2})",
+    "$a = $b.unfreeze",
+    "def $f(freeze):\n    return freeze($a)",
+    "def $f($a):\n    unfreeze = dict\n    return unfreeze($a)",
+    "class FrozenSet:\n    pass",
+]
+
+PLAIN = [
+    "def $f($x):\n    return $x + 1",
+    "for $a in range(3):\n    $b = $a * 2",
+    "$a = [$b for $b in range(4) if $b]",
+    "$a = lambda $x: $x",
+    "while False:\n    break",
+    "try:\n    $a = 1\nexcept Exception as $b:\n    $a = 2",
+    "with open('$k') as $a:\n    pass",
+    "$a: int = 3",
+    "async def $f():\n    await $g()",
+    "'''A string statement.'''",
+    "$a = jnp.ones((2, 3)) @ jnp.ones((3, 1))",
+    "if $a:\n    pass\nelif $b:\n    $c = 1\nelse:\n    $c = 2",
+    "$a = (\n    $b\n    + $c\n)",
+    "$a = \\\n    $b",
+]
+
+MENU = [t for templates in PATTERNS.values() for t in templates] + NEG + PLAIN
+API_KEYS = tuple(FLAX_SPELLINGS)
+
+# --- strategies ----------------------------------------------------------------------
+
+RESERVED = (
+    set(keyword.kwlist)
+    | set(dir(builtins))
+    | set(API_KEYS)
+    | {"freeze", "unfreeze", "FrozenDict", "FD", "fz", "thaw", "fcore", "mycore"}
+    | {"flax", "mylib", "jax", "jnp", "np", "nn", "tf", "copy", "dataclasses"}
+    | {"functools", "frozen_dict", "traverse_util", "FrozenVariableDict", "Any"}
+    | {"Optional", "self", "was_frozen", "immutables", "params", "FrozenSet"}
+)
+PLACEHOLDERS = sorted(
+    {name for t in MENU for name in re.findall(r"\$(\w+)", t)} - set(API_KEYS)
+)
+
+identifiers = st.one_of(
+    st.sampled_from(
+        ["params", "variables", "state", "tree", "batch_stats", "cache", "cfg", "x"]
+    ).map(lambda s: s + "_"),
+    st.from_regex(r"[a-z][a-z0-9_]{0,7}", fullmatch=True),
+    st.from_regex(r"[A-Z][A-Za-z0-9]{0,6}", fullmatch=True),
+).filter(lambda s: s not in RESERVED and "flax" not in s.lower())
+
+dict_keys = st.sampled_from(["params", "Dense_0", "bias", "kernel", "head", "w"])
+
+
+def _indent_unit(block: str, unit: str) -> str:
+    return re.sub(
+        r"^((?:    )+)", lambda m: unit * (len(m.group(1)) // 4), block, flags=re.M
+    )
+
+
+@st.composite
+def fragment(draw, spellings):
+    template = draw(st.sampled_from(MENU))
+    names = draw(
+        st.lists(identifiers, min_size=len(PLACEHOLDERS), max_size=len(PLACEHOLDERS), unique=True)
+    )
+    values = dict(zip(PLACEHOLDERS, names, strict=True))
+    values["k"], values["k2"] = draw(dict_keys), draw(dict_keys)
+    values.update(spellings)
+    block = string.Template(template).substitute(values)
+    if "return" in block and not block.startswith(("def", "async def")):
+        block = "def wrapper(" + values["x"] + "):\n" + _indent(block)
+    if draw(st.booleans()) and "\\" not in block:
+        block = draw(_decorate(block))
+    wrap = draw(st.sampled_from(["", "", "def", "if", "class"]))
+    if wrap == "def":
+        block = f"def {values['f']}_outer({values['b']}, {values['v']}):\n" + _indent(
+            block
+        )
+    elif wrap == "if":
+        block = f"if {values['c']}:  # odd but legal\n" + _indent(block)
+    elif wrap == "class":
+        block = f"class {values['C']}Holder:\n" + _indent(block)
+    return block
+
+
+def _indent(block: str) -> str:
+    return "".join(
+        "    " + line if line.strip() else line for line in block.splitlines(True)
+    )
+
+
+@st.composite
+def _decorate(draw, block):
+    """Comments, blank lines and semicolons sprinkled over a block."""
+    lines = block.split("\n")
+    out = []
+    for line in lines:
+        choice = draw(st.sampled_from(["keep", "keep", "comment", "blank"]))
+        if choice == "comment" and line.strip() and not line.rstrip().endswith(","):
+            if line.count("'") % 2 == 0:
+                line = line + "  # " + draw(st.sampled_from(["TODO", "freeze(x)", "é"]))
+        elif choice == "blank":
+            out.append("")
+        out.append(line)
+    block = "\n".join(out)
+    if "\n" not in block and not block.startswith(("def", "class", "if", "@")):
+        block = block + "; pass"
+    return block
+
+
+@st.composite
+def modules(draw, *, flax_names: bool):
+    table = FLAX_SPELLINGS if flax_names else OTHER_SPELLINGS
+    chosen = {key: draw(st.sampled_from(table[key])) for key in API_KEYS}
+    spellings = {key: spelling for key, (spelling, _) in chosen.items()}
+    blocks = draw(st.lists(fragment(spellings), min_size=1, max_size=6))
+    imports = sorted({line for _, line in chosen.values()})
+    imports = draw(st.permutations(imports + COMMON_IMPORTS))
+    header = draw(st.sampled_from(["", '"""Generated module."""\n', "# -*- coding: utf-8 -*-\n"]))
+    body = header + "\n".join(imports) + "\n\n\n" + "\n\n\n".join(blocks) + "\n"
+    body = _indent_unit(body, draw(st.sampled_from(["    ", "    ", "  ", "\t"])))
+    newline = draw(st.sampled_from(["\n", "\n", "\r\n"]))
+    return body.replace("\n", newline)
+
+
+options = st.fixed_dictionaries(
+    {"use_variables": st.booleans(), "annotate": st.booleans()}
+)
+
+# --- properties ----------------------------------------------------------------------
+
+
+def test_generated_modules_are_valid_python():
+    # The generator itself must only produce valid modules, or the properties
+    # below would be vacuous.
+    @given(st.booleans().flatmap(lambda flax_names: modules(flax_names=flax_names)))
+    def check(source):
+        compile(source, "<generated>", "exec")
+
+    check()
+
+
+@given(source=modules(flax_names=True), opts=options)
+def test_output_parses_and_migration_is_idempotent(source, opts):
+    note(source)
+    result = transform_source(source, filename="generated.py", **opts)
+    assert result.error is None
+    assert result.original == source
+    note(result.code)
+    compile(result.code, "<migrated>", "exec")
+    again = transform_source(result.code, filename="generated.py", **opts)
+    assert again.error is None
+    assert again.code == result.code
+    assert not again.changed
+
+
+@given(source=modules(flax_names=False), opts=options)
+def test_code_without_flax_is_untouched(source, opts):
+    assert "flax" not in source
+    note(source)
+    result = transform_source(source, filename="other.py", **opts)
+    assert result.error is None
+    assert result.code == source
+    assert not result.changed
+    assert result.rewrites == {}
+    assert result.refusals == ()
+
+
+@pytest.mark.parametrize("pattern", sorted(PATTERNS))
+def test_each_pattern_fragment_migrates_cleanly(pattern):
+    # Every template once in its plainest flax spelling, outside hypothesis, so a
+    # failure names the pattern directly.
+    spellings = {key: FLAX_SPELLINGS[key][0][0] for key in API_KEYS}
+    imports = sorted({FLAX_SPELLINGS[key][0][1] for key in API_KEYS})
+    names = {name: f"{name}_{i}" for i, name in enumerate(PLACEHOLDERS)}
+    names.update(k="params", k2="bias", **spellings)
+    for template in PATTERNS[pattern]:
+        body = string.Template(template).substitute(names)
+        if "return" in body and not body.startswith("def"):
+            body = "def wrapper(x):\n" + _indent(body)
+        source = "\n".join(imports + COMMON_IMPORTS) + "\n\n\n" + body + "\n"
+        result = transform_source(source, filename=f"{pattern}.py")
+        assert result.error is None, (pattern, template)
+        compile(result.code, pattern, "exec")
+        again = transform_source(result.code, filename=f"{pattern}.py")
+        assert again.code == result.code, (pattern, template, result.code, again.code)
+
+
+def test_parse_error_is_reported_not_raised():
+    result = transform_source("from flax.core import freeze\nx = freeze(\n")
+    assert result.error is not None
+    assert not result.changed
+    assert result.code == result.original
