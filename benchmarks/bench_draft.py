@@ -51,8 +51,8 @@ def time_all(fns: dict, budget: float) -> dict:
     """Median seconds per call of each function, in CPU time of this thread.
 
     CPU time rather than wall time, because the VM is shared: time spent waiting for
-    a core is not the function's. The functions take turns (one batch each per round), so a change in machine
-    load during the run affects all of them alike and the ratios stay fair.
+    a core is not the function's. The functions take turns (one batch each per
+    round), so a change in machine load affects all of them alike.
     """
     numbers = {}
     for name, fn in fns.items():

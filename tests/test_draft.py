@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import collections
 import copy
-import dataclasses
+import subprocess
+import sys
 from typing import Any, NamedTuple
 
 import chex
@@ -17,7 +18,7 @@ import optax
 import pytest
 from flax.core import FrozenDict
 from flax.training import train_state
-from helpers import KEYS, ChexBox, Pair, RegBox, StructBox, containers
+from helpers import KEYS, RegBox, StructBox, containers
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -42,7 +43,9 @@ def jitted(tree, fn):
 
 def child(node, key):
     """A child by key: items for sequences and mappings, attributes otherwise."""
-    if isinstance(node, (list, tuple, dict, FrozenDict)) and not hasattr(node, "_fields"):
+    if isinstance(node, (list, tuple, dict, FrozenDict)) and not hasattr(
+        node, "_fields"
+    ):
         return node[key]
     return getattr(node, key)
 
@@ -224,14 +227,18 @@ def test_mapping_add_then_delete_is_no_change():
 def test_mapping_missing_key_errors(make):
     tree = make({"kernel": 1, "bias": 2})
     with vs.unfrozen(tree) as d:
-        with pytest.raises(vs.PathError, match=r"no key 'kernal'.*Did you mean 'kernel'"):
+        with pytest.raises(
+            vs.PathError, match=r"no key 'kernal'.*Did you mean 'kernel'"
+        ):
             d["kernal"]
         with pytest.raises(KeyError, match="Existing keys: 'kernel', 'bias'"):
             del d["nope"]
         with pytest.raises(vs.PathError, match="no key 'nope'"):
             d.pop("nope")
         d.clear()
-        with pytest.raises(vs.PathError, match=r"popitem\(\): this draft of a .* is empty"):
+        with pytest.raises(
+            vs.PathError, match=r"popitem\(\): this draft of a .* is empty"
+        ):
             d.popitem()
 
 
@@ -497,7 +504,9 @@ def test_record_methods_and_properties_run_on_the_draft():
 
 def test_record_field_errors():
     with vs.unfrozen(Metric(1, 2.0)) as d:
-        with pytest.raises(vs.FieldError, match=r"no field 'cont'.*Did you mean 'count'"):
+        with pytest.raises(
+            vs.FieldError, match=r"no field 'cont'.*Did you mean 'count'"
+        ):
             d.cont
         with pytest.raises(AttributeError, match="Fields: 'count', 'total', 'name'"):
             d.cont = 1
@@ -531,7 +540,10 @@ def test_record_generic_registered_node():
 
     jax.tree_util.register_pytree_with_keys(
         Box,
-        lambda b: ([(jax.tree_util.DictKey(k), v) for k, v in b.items.items()], tuple(b.items)),
+        lambda b: (
+            [(jax.tree_util.DictKey(k), v) for k, v in b.items.items()],
+            tuple(b.items),
+        ),
         lambda keys, vals: Box(dict(zip(keys, vals))),
     )
     box = Box({"a": 1, "b": {"c": 2}})
@@ -551,7 +563,9 @@ def test_train_state_edited_through_a_draft_trains_on():
         return x @ params["dense"]["kernel"] + params["dense"]["bias"]
 
     params = {"dense": {"kernel": jnp.ones((3, 2)), "bias": jnp.zeros(2)}}
-    state = train_state.TrainState.create(apply_fn=apply_fn, params=params, tx=optax.adam(0.1))
+    state = train_state.TrainState.create(
+        apply_fn=apply_fn, params=params, tx=optax.adam(0.1)
+    )
     with vs.unfrozen(state) as d:
         d.params["dense"]["kernel"] /= 2
         d.step = 10
@@ -581,7 +595,9 @@ def test_train_state_edited_through_a_draft_trains_on():
 
 def test_train_state_shares_untouched_parts():
     state = train_state.TrainState.create(
-        apply_fn=None, params={"a": {"w": jnp.ones(2)}, "b": {"w": jnp.ones(2)}}, tx=optax.adam(1e-3)
+        apply_fn=None,
+        params={"a": {"w": jnp.ones(2)}, "b": {"w": jnp.ones(2)}},
+        tx=optax.adam(1e-3),
     )
     new = edit(state, lambda d: d.params["a"].__setitem__("w", jnp.zeros(2)))
     assert new.opt_state is state.opt_state and new.tx is state.tx
@@ -593,7 +609,10 @@ def test_train_state_shares_untouched_parts():
 
 
 def test_copy_on_write_shares_untouched_subtrees():
-    tree = {f"block_{i}": {f"mod_{j}": {"w": np.float32(j)} for j in range(5)} for i in range(5)}
+    tree = {
+        f"block_{i}": {f"mod_{j}": {"w": np.float32(j)} for j in range(5)}
+        for i in range(5)
+    }
     out = edit(tree, lambda d: d["block_2"]["mod_3"].__setitem__("w", 0.0))
     assert out["block_2"]["mod_3"] == {"w": 0.0}
     for i in range(5):
@@ -618,7 +637,10 @@ def test_frozendict_sharing_is_of_leaves():
     tree = FrozenDict({"a": {"w": w, "b": {"c": 1}}, "z": {"w": 2}})
     out = edit(tree, lambda d: d["a"].__setitem__("x", 1))
     assert type(out) is FrozenDict and out["a"]["w"] is w
-    assert out._dict["z"] is tree._dict["z"] and out._dict["a"]["b"] is tree._dict["a"]["b"]
+    assert (
+        out._dict["z"] is tree._dict["z"]
+        and out._dict["a"]["b"] is tree._dict["a"]["b"]
+    )
 
 
 def test_moved_value_is_one_finished_object():
@@ -673,10 +695,15 @@ def test_drafts_inside_assigned_containers_are_finished():
 
 def test_assigned_plain_dicts_are_edited_as_drafts():
     mine = {"x": {"y": 1}}
-    out = edit({"a": 1}, lambda d: (d.__setitem__("n", mine), d["n"]["x"].__setitem__("y", 2)))
+    out = edit(
+        {"a": 1}, lambda d: (d.__setitem__("n", mine), d["n"]["x"].__setitem__("y", 2))
+    )
     assert out == {"a": 1, "n": {"x": {"y": 2}}} and mine == {"x": {"y": 1}}
-    frozen = edit(FrozenDict({"a": 1}), lambda d: d.__setitem__("n", mine))
-    assert type(frozen["n"]["x"]) is FrozenDict and frozen["n"]["x"] == {"y": 1}
+    replaced = edit(FrozenDict({"a": 1}), lambda d: d.__setitem__("a", mine))
+    added = edit(FrozenDict({"a": 1}), lambda d: d.__setitem__("n", mine))
+    assert type(added["n"]["x"]) is FrozenDict and added["n"]["x"] == {"y": 1}
+    mine["x"]["y"] = 99  # a FrozenDict holds its own copies, as FrozenDict() does
+    assert replaced["a"]["x"]["y"] == 1 and added["n"]["x"]["y"] == 1
 
 
 # ---------------------------------------------------------------------------------
@@ -713,7 +740,11 @@ def test_numpy_leaves_read_only_come_back_as_the_originals():
 def test_numpy_bitwise_changes_are_kept():
     tree = {"z": np.zeros(2)}
     out = edit(tree, lambda d: d["z"].__imul__(-1))  # -0.0 == 0.0, but bits differ
-    assert out is not tree and np.signbit(out["z"]).all() and not np.signbit(tree["z"]).any()
+    assert (
+        out is not tree
+        and np.signbit(out["z"]).all()
+        and not np.signbit(tree["z"]).any()
+    )
 
 
 def test_numpy_arrays_are_copied_per_place():
@@ -755,7 +786,9 @@ def test_exception_in_block_propagates_and_kills_the_draft():
             inner = d["a"]
             1 / 0
     np.testing.assert_array_equal(tree["a"]["w"], [0, 0])
-    with pytest.raises(vs.DraftError, match="raised an exception, so its draft was discarded"):
+    with pytest.raises(
+        vs.DraftError, match="raised an exception, so its draft was discarded"
+    ):
         vs.result(d)
     with pytest.raises(RuntimeError, match="cannot set \\['w'\\] on this draft"):
         inner["w"] = 1
@@ -818,7 +851,9 @@ def test_result_guards():
     with vs.unfrozen({"a": 1}) as d:
         with pytest.raises(vs.DraftError, match="called inside the `with vs.unfrozen"):
             vs.result(d)
-    with pytest.raises(vs.StructureError, match="vs.result expects a draft.*got a dict"):
+    with pytest.raises(
+        vs.StructureError, match="vs.result expects a draft.*got a dict"
+    ):
         vs.result({"a": 1})
 
 
@@ -832,7 +867,9 @@ def test_block_cannot_be_entered_twice():
 
 
 def test_leaf_root_is_refused():
-    with pytest.raises(vs.StructureError, match="needs a container to edit.*got a leaf of type float"):
+    with pytest.raises(
+        vs.StructureError, match="needs a container to edit.*got a leaf of type float"
+    ):
         with vs.unfrozen(1.0):
             pass
     with pytest.raises(vs.StructureError, match="vs.produce"):
@@ -849,7 +886,9 @@ def test_cycles_are_refused_at_the_end_of_the_block():
     assert tree == {"a": {"w": 1}}
     with pytest.raises(vs.DraftError, match="raised an exception"):
         vs.result(d)
-    with pytest.raises(vs.DraftError, match="a draft of a list was stored inside itself"):
+    with pytest.raises(
+        vs.DraftError, match="a draft of a list was stored inside itself"
+    ):
         with vs.unfrozen([[1]]) as d:
             d[0].append(d[0])
     with pytest.raises(vs.DraftError, match="stored inside itself"):
@@ -876,6 +915,44 @@ def test_drafts_of_other_blocks_are_refused():
         with pytest.raises(vs.DraftError, match="made by another block"):
             with vs.unfrozen({"b": [1]}) as inner2:
                 inner2["b"].append([outer["a"]])
+
+
+def test_drafts_of_other_blocks_are_refused_by_every_kind():
+    with vs.unfrozen({"a": {"w": 1}}) as outer:
+        with vs.unfrozen({"l": [1], "t": (1,), "r": Stats(1, 2)}) as inner:
+            for store in (
+                lambda: inner["l"].append(outer["a"]),
+                lambda: inner["l"].__setitem__(slice(0, 1), [outer["a"]]),
+                lambda: inner["l"].__setitem__(0, outer["a"]),
+                lambda: inner["t"].__setitem__(0, outer["a"]),
+                lambda: setattr(inner["r"], "count", outer["a"]),
+                lambda: inner["r"].__setitem__("count", outer["a"]),
+            ):
+                with pytest.raises(vs.DraftError, match="made by another block"):
+                    store()
+
+
+def test_record_drafts_hide_special_names():
+    with vs.unfrozen(Metric(1, 2.0)) as d:
+        assert not hasattr(d, "__array__") and not hasattr(d, "__jax_array__")
+        with pytest.raises(AttributeError, match="__array__"):
+            d.__array__  # noqa: B018
+
+
+def test_current_and_original_under_jit():
+    @jax.jit
+    def f(tree):
+        with vs.unfrozen(tree) as d:
+            d["a"]["w"] *= 2
+            snap = vs.current(d)
+            d["a"]["w"] += 1
+            before = vs.original(d)["a"]["w"]
+        return snap, before, vs.result(d)
+
+    snap, before, out = f({"a": {"w": jnp.ones(2)}})
+    np.testing.assert_array_equal(snap["a"]["w"], [2, 2])
+    np.testing.assert_array_equal(before, [1, 1])
+    np.testing.assert_array_equal(out["a"]["w"], [3, 3])
 
 
 def test_drafting_a_draft_drafts_its_snapshot():
@@ -910,7 +987,9 @@ def test_produce_refuses_both_modifying_and_returning():
         d["a"] = 2
         return {"a": 3}
 
-    with pytest.raises(vs.DraftError, match="both changed its draft and returned a new value"):
+    with pytest.raises(
+        vs.DraftError, match="both changed its draft and returned a new value"
+    ):
         vs.produce(tree, recipe)
     assert tree == {"a": 1}
 
@@ -1032,11 +1111,23 @@ def test_current_and_original():
         assert snap == {"a": {"w": 2}, "l": [1]}
         assert vs.current(d["a"]["w"]) == 2  # not a draft: returned as it is
         assert vs.original(d) is tree and vs.original(d["a"]) is tree["a"]
-        with pytest.raises(vs.StructureError, match="vs.original expects a draft.*got a int"):
+        with pytest.raises(
+            vs.StructureError, match="vs.original expects a draft.*got a int"
+        ):
             vs.original(d["a"]["w"])
     assert vs.current(d) == {"a": {"w": 2}, "l": [1, 2]}
     with vs.unfrozen(FrozenDict({"p": {"w": 1}})) as d:
         assert type(vs.original(d["p"])) is FrozenDict
+
+
+def test_import_does_not_start_jax():
+    # Users configure JAX after `import variables`; that must still be possible.
+    code = (
+        "import variables, jax; jax.config.update('jax_num_cpu_devices', 3); "
+        "print(len(jax.devices()))"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert run.returncode == 0 and run.stdout.strip() == "3", run.stderr
 
 
 def test_drafts_are_pytrees():
@@ -1097,7 +1188,11 @@ def to_model(x):
 
 def same(a, b):
     if isinstance(a, (dict, FrozenDict)):
-        return isinstance(b, dict) and a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+        return (
+            isinstance(b, dict)
+            and a.keys() == b.keys()
+            and all(same(a[k], b[k]) for k in a)
+        )
     if isinstance(a, (list, tuple)):
         return isinstance(b, list) and len(a) == len(b) and all(map(same, a, b))
     return type(np.asarray(a)) is type(np.asarray(b)) and np.array_equal(a, b)
@@ -1203,7 +1298,11 @@ def untouched(path, log):
 def walk_pairs(node, path=()):
     """(path, value) for every node and leaf of an input tree."""
     yield path, node
-    pairs = vs._tree.items(node) if isinstance(node, (dict, list, tuple, FrozenDict)) else None
+    pairs = (
+        vs._tree.items(node)
+        if isinstance(node, (dict, list, tuple, FrozenDict))
+        else None
+    )
     for k, v in pairs or ():
         yield from walk_pairs(v, path + (k,))
 
@@ -1234,7 +1333,9 @@ def test_random_edits_match_plain_python(frozen, tree, data):
     if not ops:
         assert out is inp
     for path, value in nodes_before:  # untouched subtrees are shared
-        if untouched(path, log) and (not frozen or not isinstance(value, (dict, FrozenDict))):
+        if untouched(path, log) and (
+            not frozen or not isinstance(value, (dict, FrozenDict))
+        ):
             assert at_path(out, path) is value, path
 
 

@@ -192,7 +192,8 @@ def produce(tree: _T, recipe: Callable[[Any], Any]) -> _T:
         >>> def zero_biases(draft):
         ...     for layer in draft["layers"]:
         ...         layer["b"] = 0.0
-        >>> produce({"layers": [{"w": 1.0, "b": 2.0}, {"w": 3.0, "b": 4.0}]}, zero_biases)
+        >>> params = {"layers": [{"w": 1.0, "b": 2.0}, {"w": 3.0, "b": 4.0}]}
+        >>> produce(params, zero_biases)
         {'layers': [{'w': 1.0, 'b': 0.0}, {'w': 3.0, 'b': 0.0}]}
         >>> produce({"a": {"w": 1}, "b": 2}, lambda d: d["a"])
         {'w': 1}
@@ -263,7 +264,9 @@ def mutable(fn: Callable[..., _T]) -> Callable[..., tuple[_T, Any]]:
 
         return run_method
     owner = getattr(fn, "__self__", None)
-    if isinstance(fn, _BUILTIN_METHODS) and not isinstance(owner, (types.ModuleType, type)):
+    if isinstance(fn, _BUILTIN_METHODS) and not isinstance(
+        owner, (types.ModuleType, type)
+    ):
         name = fn.__name__
 
         def run_builtin(*args: Any, **kwargs: Any) -> tuple[Any, Any]:

@@ -30,7 +30,6 @@ from collections.abc import Mapping, MutableMapping, MutableSequence, Sequence
 from typing import Any, Final
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from flax.core import FrozenDict
 
@@ -41,11 +40,12 @@ from ._paths import closest, describe_keys
 _OPEN, _SEALED, _DEAD = 0, 1, 2
 _MISSING = object()
 _BUSY = object()
-# Immutable leaves recognised by `type(x) in _PLAIN` before any isinstance test.
-_PLAIN = frozenset(
-    {int, float, bool, complex, str, bytes, type(jnp.zeros(()))}
-    | {np.dtype(c).type for c in "?bhilqBHILQefdgFDG"}
-)
+# Immutable leaf types, recognised by `type(x) in _PLAIN` before any isinstance
+# test. `Draft._vs_child` adds the JAX array and tracer types it meets (making an
+# array here would start JAX's backend at import time).
+_PLAIN = {int, float, bool, complex, str, bytes} | {
+    np.dtype(c).type for c in "?bhilqBHILQefdgFDG"
+}
 _LEAF_TYPES = _tree._LEAF_TYPES
 _frozen = _tree.frozendict_of  # a FrozenDict over a dict, without a copy
 _unwrap = _tree._unwrap  # what a FrozenDict stores for a value
@@ -115,7 +115,7 @@ class Scope:
         """The draft of a container, None for a leaf.
 
         ``wrap`` marks a dict that a FrozenDict holds: its draft works on the raw
-        dict and finishes as a FrozenDict once changed.
+        dict (FrozenDict flavour, see `_rebuild` and `_public`).
         """
         t = type(value)
         if t is dict:
@@ -136,7 +136,7 @@ class Scope:
         """A private copy of a writable NumPy array (the array, if it is one)."""
         if self._is_copy(array):
             return array
-        copy = array
+        copy = array.copy()
         self.copies[id(copy)] = (array, copy)
         return copy
 
@@ -166,6 +166,8 @@ class Scope:
         if isinstance(value, np.ndarray):
             return self._finish_array(value, memo)
         if isinstance(value, _LEAF_TYPES):
+            if isinstance(value, jax.Array):
+                _PLAIN.add(type(value))
             return value
         # A container the block assigned: it may hold drafts or array copies.
         leaves = jax.tree_util.tree_leaves(value, is_leaf=_is_draft)
@@ -255,10 +257,10 @@ def snapshot(draft: Draft) -> Any:
 def _rebuild(draft: Draft, memo: _Memo) -> Any:
     """The finished node of a draft whose key set did not change.
 
-    This is the hot loop of every finish: it visits only the touched keys, and the
-    finishing of child drafts (`Draft._vs_finish`) and `_stored` are inlined. A
-    FrozenDict-flavoured draft (``_vs_frozen``) works on raw dicts: its nested dicts
-    finish raw, and only the root FrozenDict (or `_public`) wraps them.
+    This is the hot loop of every finish: it visits only the touched keys, with the
+    finishing of child drafts (`Draft._vs_finish`) inlined. A FrozenDict-flavoured
+    draft (``_vs_frozen``) works on raw dicts: its nested dicts finish raw, and only
+    the root FrozenDict (or `_public`) wraps them.
     """
     orig, frozen = draft._vs_orig, draft._vs_frozen
     updates = None
@@ -277,11 +279,8 @@ def _rebuild(draft: Draft, memo: _Memo) -> Any:
                     new = held._vs_out = held._vs_build(memo)
             if new is old:
                 continue
-            if held._vs_frozen and type(new) is dict:
-                if not frozen:
-                    new = _frozen(new)
-            elif frozen:
-                new = _unwrap(new)
+            if frozen or held._vs_frozen:
+                new = _stored(frozen, held, new)
         elif held is None or type(held) in _PLAIN:
             if held is old:
                 continue
@@ -364,7 +363,11 @@ class Draft:
             if copy is not value:
                 self._vs_store(key, copy)
             return copy
-        elif isinstance(value, (_LEAF_TYPES, Draft)):
+        elif isinstance(value, _LEAF_TYPES):
+            if isinstance(value, jax.Array):
+                _PLAIN.add(t)
+            return value
+        elif isinstance(value, Draft):
             return value
         wrap = self._vs_frozen and t is dict and self._vs_orig.get(key) is value
         child = self._vs_scope.draft(value, wrap)
@@ -440,10 +443,8 @@ class MappingDraft(Draft, MutableMapping):
 
     @classmethod
     def _vs_make(cls, scope: Scope, base: Any) -> MappingDraft | None:
-        t = type(base)
-        if t is dict:
-            orig = base
-        elif t is FrozenDict:
+        t = type(base)  # plain dicts are made by `_dict_draft`
+        if t is FrozenDict:
             orig = base._dict
         else:
             pairs = _tree.items(base)
@@ -641,7 +642,8 @@ def _index(index: Any, length: int) -> int:
 
 
 class ListDraft(Draft, MutableSequence):
-    """Draft of a list. Any structural edit makes the full copy ``_vs_items``."""
+    """Draft of a list. A change of length or order makes the full copy
+    ``_vs_items``; reads and item assignment do not."""
 
     __slots__ = ()
 
@@ -669,8 +671,11 @@ class ListDraft(Draft, MutableSequence):
             raise _closed(self, f"read [{index!r}] from")
         seq = self._vs_seq()
         if isinstance(index, slice):
-            return [self._vs_child(i, self._vs_held(i)) for i in range(*index.indices(len(seq)))]
-        seq[index]  # noqa: B018  IndexError / TypeError exactly as a list raises them
+            return [
+                self._vs_child(i, self._vs_held(i))
+                for i in range(*index.indices(len(seq)))
+            ]
+        seq[index]  # noqa: B018  (IndexError / TypeError as a list raises them)
         index = _index(index, len(seq))
         return self._vs_child(index, self._vs_held(index))
 
@@ -682,9 +687,13 @@ class ListDraft(Draft, MutableSequence):
             value = list(value)
             for v in value:
                 _adopt(scope, v)
-        else:
-            _adopt(scope, value)
-        self._vs_reshape()[index] = value
+            self._vs_reshape()[index] = value
+            return
+        _adopt(scope, value)
+        seq = self._vs_seq()
+        seq[index]  # noqa: B018  (IndexError / TypeError as a list raises them)
+        self._vs_store(_index(index, len(seq)), value)
+        scope.writes += 1
 
     def __delitem__(self, index: Any) -> None:
         if self._vs_scope.state:
@@ -759,9 +768,10 @@ class TupleDraft(Draft, Sequence):
         orig = self._vs_orig
         if isinstance(index, slice):
             return tuple(
-                self._vs_child(i, self._vs_held(i)) for i in range(*index.indices(len(orig)))
+                self._vs_child(i, self._vs_held(i))
+                for i in range(*index.indices(len(orig)))
             )
-        orig[index]  # noqa: B018  IndexError / TypeError exactly as a tuple raises them
+        orig[index]  # noqa: B018  (IndexError / TypeError as a tuple raises them)
         index = _index(index, len(orig))
         return self._vs_child(index, self._vs_held(index))
 
@@ -773,7 +783,7 @@ class TupleDraft(Draft, Sequence):
             raise StructureError(_fixed_length(self, "assign to a slice of"))
         _adopt(scope, value)
         orig = self._vs_orig
-        orig[index]  # noqa: B018  IndexError / TypeError as for a tuple
+        orig[index]  # noqa: B018  (IndexError / TypeError as a tuple raises them)
         self._vs_store(_index(index, len(orig)), value)
         scope.writes += 1
 
@@ -950,7 +960,9 @@ class RecordDraft(Draft):
         raise StructureError(f"a draft of a {_kind(self)} is not iterable")
 
     def __dir__(self) -> list[str]:
-        names = set(self._vs_orig) | set(self._vs_statics()) | set(dir(type(self._vs_base)))
+        names = (
+            set(self._vs_orig) | set(self._vs_statics()) | set(dir(type(self._vs_base)))
+        )
         return sorted(n for n in names if isinstance(n, str))
 
     def _vs_build(self, memo: _Memo) -> Any:
@@ -998,4 +1010,6 @@ def _unflatten(treedef: Any, children: Any) -> Any:
 
 
 for _cls in _DRAFTS:
-    jax.tree_util.register_pytree_with_keys(_cls, _flatten_with_keys, _unflatten, _flatten)
+    jax.tree_util.register_pytree_with_keys(
+        _cls, _flatten_with_keys, _unflatten, _flatten
+    )
