@@ -1,9 +1,11 @@
 """Checkpoint loading: vs.load vs safetensors.numpy.load_file and Flax's msgpack.
 
 Every load runs in its own fresh subprocess (imports done before the clock starts),
-which reports the seconds the load took and the peak resident memory it added: the
+which reports the wall and CPU seconds the load took (CPU time, user plus system, is
+the steadier number on a shared machine) and the peak resident memory it added: the
 process's high-water mark (VmHWM, reset after the imports where Linux allows it)
-minus its resident size before the load. The files are read once beforehand, so
+minus its resident size before the load. "speed" is the baseline's time divided by
+the row's (above 1: faster than the baseline). The files are read once beforehand, so
 every load finds them in the page cache; runs alternate between the tools.
 
 Safetensors: one file of 1 GiB (100 MiB with --quick) of float32 and bfloat16
@@ -79,15 +81,16 @@ def child(kind: str, path: str) -> None:
         del index
     exact = _reset_peak()
     before = _rss_kib("VmRSS")
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     tree = load()
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     if exact:
         peak = _rss_kib("VmHWM")
     else:  # the high-water mark since start: includes the imports
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     n = sum(np.asarray(x).nbytes for x in vs.flatten(tree).values())
-    print(json.dumps({"seconds": seconds, "added": (peak - before) * 1024, "bytes": n}))
+    added = (peak - before) * 1024
+    print(json.dumps({"seconds": seconds, "cpu": cpu, "added": added, "bytes": n}))
 
 
 def _read(path: str) -> bytes:
@@ -159,11 +162,11 @@ def measure(kinds: list[str], path: str, repeats: int) -> dict[str, dict]:
     table = {}
     for kind, runs in results.items():
         seconds = statistics.median(x["seconds"] for x in runs)
-        added = statistics.median(x["added"] for x in runs)
         table[kind] = {
             "seconds": seconds,
+            "cpu": statistics.median(x["cpu"] for x in runs),
             "gbps": size / seconds / 1e9,
-            "mem": added / size,
+            "mem": statistics.median(x["added"] for x in runs) / size,
         }
     return table
 
@@ -171,14 +174,16 @@ def measure(kinds: list[str], path: str, repeats: int) -> dict[str, dict]:
 def print_table(title: str, rows: dict[str, dict], labels: dict, base: str) -> None:
     print(f"\n{title}\n")
     print(
-        "| load | median s | GB/s | speed vs baseline | peak memory added / file size |"
+        "| load | wall s | GB/s | speed (wall) | CPU s | speed (CPU) "
+        "| peak memory added / file size |"
     )
-    print("| --- | ---: | ---: | ---: | ---: |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for kind, row in rows.items():
-        ratio = rows[base]["seconds"] / row["seconds"]
+        wall = rows[base]["seconds"] / row["seconds"]
+        cpu = rows[base]["cpu"] / row["cpu"]
         print(
             f"| {labels[kind]} | {row['seconds']:.3f} | {row['gbps']:.2f} | "
-            f"{ratio:.2f}x | {row['mem']:.2f}x |"
+            f"{wall:.2f}x | {row['cpu']:.3f} | {cpu:.2f}x | {row['mem']:.2f}x |"
         )
 
 

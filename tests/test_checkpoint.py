@@ -845,3 +845,52 @@ def test_progress_bars(tmp_path, capsys):
     vs.load(path, progress=None)  # small file, no terminal: no bar
     err = capsys.readouterr().err
     assert "b.msgpack" in err and "loading a.safetensors" not in err
+
+
+def test_prng_key_target_is_a_mismatch(tmp_path):
+    path = tmp_path / "k.npz"
+    vs.save(path, {"key": jax.random.key_data(jax.random.key(0))})
+    with pytest.raises(vs.LoadError, match=r"key +key<fry>\[\] +uint32\[2\]"):
+        vs.load(path, {"key": jax.random.key(0)})
+
+
+def test_msgpack_bytes_leaves_roundtrip(tmp_path):
+    path = tmp_path / "b.msgpack"
+    vs.save(path, {"blob": b"\x00\x01", "w": np.ones(1)})
+    assert vs.load(path)["blob"] == b"\x00\x01"
+    assert vs.load(path, {"blob": b"", "w": np.zeros(1)})["blob"] == b"\x00\x01"
+
+
+@pytest.mark.parametrize("name", ["ckpt.npz/", "folder.safetensors"])
+def test_save_refuses_a_directory_with_a_file_suffix(tmp_path, name):
+    (tmp_path / "folder.safetensors").mkdir()
+    with pytest.raises(vs.SaveError, match="names a directory, but its suffix"):
+        vs.save(f"{tmp_path}/{name}", {"w": np.ones(1)})
+
+
+def test_flax_chunked_arrays_and_scalar_extensions_load(tmp_path, monkeypatch):
+    # Flax splits arrays above MAX_CHUNK_SIZE bytes into chunks; make that small.
+    monkeypatch.setattr(serialization, "MAX_CHUNK_SIZE", 64)
+    tree = {
+        "big": np.arange(100, dtype=np.float32).reshape(10, 10),
+        "c": 1 + 2j,
+        "n": np.float32(1.5),
+        "h": jnp.arange(40, dtype=jnp.bfloat16),
+    }
+    path = tmp_path / "chunked.msgpack"
+    path.write_bytes(serialization.to_bytes(tree))
+    assert b"__msgpack_chunked_array__" in path.read_bytes()
+    loaded = vs.load(path)
+    assert loaded["big"].tolist() == tree["big"].tolist()
+    assert loaded["c"] == 1 + 2j and loaded["n"] == np.float32(1.5)
+    assert loaded["h"].dtype == jnp.bfloat16 and loaded["h"].shape == (40,)
+    target = vs.load(path, tree)
+    assert type(target["n"]) is np.float32 and target["big"].shape == (10, 10)
+
+
+def test_msgpack_trailing_data_is_refused(tmp_path):
+    path = tmp_path / "t.msgpack"
+    vs.save(path, {"w": np.ones(2)})
+    path.write_bytes(path.read_bytes() + b"\x01")
+    with pytest.raises(vs.LoadError, match="t.msgpack: more data follows the state"):
+        vs.load(path)

@@ -367,7 +367,40 @@ def test_msgpack_with_an_unknown_extension(tmp_path):
 
     path = tmp_path / "e.msgpack"
     path.write_bytes(msgpack.packb({"w": msgpack.ExtType(42, b"xx")}))
-    with pytest.raises(vs.LoadError, match="entry at 'w/1' is a bytes"):
+    with pytest.raises(
+        vs.LoadError, match="entry at 'w' is a msgpack extension of unknown type 42"
+    ):
+        vs.load(path)
+
+
+def _ndarray_ext(payload) -> bytes:
+    import msgpack
+
+    return msgpack.packb({"w": msgpack.ExtType(1, payload)}, use_bin_type=True)
+
+
+def _pack(*items) -> bytes:
+    import msgpack
+
+    return msgpack.packb(list(items), use_bin_type=True)
+
+
+@pytest.mark.parametrize(
+    "payload,match",
+    [
+        (_pack([2], "float32"), "not a .shape, dtype, data. triple"),
+        (_pack([2], 7, b"\x00" * 8), "malformed ndarray extension"),
+        (_pack([2], "float32", b"\x00" * 8) + b"??", "extension of the wrong length"),
+        (_pack([1], "object", b"\x00" * 8), "dtype 'object' cannot hold array data"),
+        (_pack([3], "float32", b"\x00" * 8), "cannot reshape"),
+    ],
+)
+def test_msgpack_with_malformed_array_extensions(tmp_path, payload, match):
+    path = tmp_path / "x.msgpack"
+    path.write_bytes(_ndarray_ext(payload))
+    with pytest.raises(
+        vs.LoadError, match="x.msgpack: not a valid Flax msgpack.*" + match
+    ):
         vs.load(path)
 
 

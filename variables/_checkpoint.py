@@ -1,7 +1,7 @@
 """Checkpoints: `save`, `load` with a `LoadReport`, and `checkpoint_index`.
 
-The format follows the path: ``.msgpack`` (Flax's own format, through
-``flax.serialization``), ``.safetensors``, ``.npz``, or a directory (Orbax). Inside
+The format follows the path: ``.msgpack`` (Flax's own format), ``.safetensors``,
+``.npz``, or a directory (Orbax); `_formats` reads and writes them. Inside
 the flat formats a leaf is stored under its path, keys joined by ``sep``; a key that
 contains ``sep`` or a backslash gets a backslash before each of them (the escape rule
 of `vs.format_path`), so every tree of string keys comes back exactly.
@@ -494,10 +494,29 @@ def _load_into(
     reader, path, target, strict, patterns, only, cast, make_bar
 ) -> tuple[Any, LoadReport]:
     keyed, treedef = jax.tree_util.tree_flatten_with_path(target)
-    entries = reader.entries
+    plan, report, placeholders = _match(
+        keyed, reader.entries, path, strict, patterns, cast
+    )
+    _check_report(report, path, strict, patterns, only, placeholders)
+    wanted = [step[0] for step in plan if step is not None]
+    with make_bar(reader.nbytes(wanted)) as bar:
+        values = reader.read(wanted, bar)
+    leaves = [
+        leaf if step is None else _convert(values.pop(step[0]), leaf, step, path)
+        for (_, leaf), step in zip(keyed, plan)
+    ]
+    return jax.tree_util.tree_unflatten(treedef, leaves), report
+
+
+def _match(keyed, entries, path, strict, patterns, cast) -> tuple:
+    """Matches target leaves with file entries: ``(plan, report, placeholders)``.
+
+    ``plan`` has, per target leaf, ``(key, expected spec)`` when it is read from the
+    file, None when it stays as in the target.
+    """
     plan: list[tuple[Key, Spec] | None] = []
     seen: set[Key] = set()
-    found_kinds: dict[str, list] = {
+    groups: dict[str, list] = {
         "loaded": [],
         "missing": [],
         "skipped": [],
@@ -518,9 +537,9 @@ def _load_into(
         expected, found = spec_of(leaf), entries.get(key)
         step = None
         if not _selected(patterns, key):
-            found_kinds["skipped"].append(name)
+            groups["skipped"].append(name)
         elif found is None:
-            found_kinds["missing"].append(name)
+            groups["missing"].append(name)
             specs[name] = str(expected)
         else:
             verdict = _verdict(expected, found, cast)
@@ -532,9 +551,9 @@ def _load_into(
                     found.shape,
                     str(found.dtype),
                 )
-                found_kinds["cast" if verdict == "cast" else "mismatched"].append(entry)
+                groups["cast" if verdict == "cast" else "mismatched"].append(entry)
             if verdict != "mismatch":
-                found_kinds["loaded"].append(name)
+                groups["loaded"].append(name)
                 step = (key, expected)
         if step is None and isinstance(leaf, jax.ShapeDtypeStruct):
             placeholders.append(name)
@@ -549,19 +568,9 @@ def _load_into(
         strict=bool(strict),
         unexpected=tuple(unexpected),
         specs=specs,
-        **{k: tuple(v) for k, v in found_kinds.items()},
+        **{k: tuple(v) for k, v in groups.items()},
     )
-    _check_report(report, path, strict, patterns, only, placeholders)
-    wanted = [step[0] for step in plan if step is not None]
-    with make_bar(reader.nbytes(wanted)) as bar:
-        values = reader.read(wanted, bar)
-    leaves = []
-    for (keypath, leaf), step in zip(keyed, plan):
-        if step is None:
-            leaves.append(leaf)
-        else:
-            leaves.append(_convert(values.pop(step[0]), leaf, step, path))
-    return jax.tree_util.tree_unflatten(treedef, leaves), report
+    return plan, report, placeholders
 
 
 def _check_report(report, path, strict, patterns, only, placeholders) -> None:
