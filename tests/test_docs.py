@@ -52,7 +52,6 @@ MISSING_EXAMPLES_ALLOWED: frozenset[str] = frozenset(
         "FieldError",
         "TransplantError",
         "RenameError",
-        "ApplyError",
     }
 )
 
