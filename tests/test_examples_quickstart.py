@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import pathlib
+import sys
 
 import jax
 import numpy as np
@@ -16,8 +17,12 @@ EXAMPLE = pathlib.Path(__file__).resolve().parents[1] / "examples" / "quickstart
 def test_quickstart_runs_and_edits_functionally(capsys):
     spec = importlib.util.spec_from_file_location("quickstart", EXAMPLE)
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    out = module.main()
+    sys.modules["quickstart"] = module  # dataclasses (linen modules) look it up
+    try:
+        spec.loader.exec_module(module)
+        out = module.main()
+    finally:
+        del sys.modules["quickstart"]
     printed = capsys.readouterr().out
     assert "eager edit == jitted edit: True" in printed
     assert "total" in printed and "params/Dense_0" in printed
