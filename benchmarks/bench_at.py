@@ -52,21 +52,30 @@ def hand_recursive(t, path, v):
     return {**t, path[0]: hand_recursive(t[path[0]], path[1:], v)}
 
 
-def time_it(fn, budget: float) -> float:
-    """Median seconds per call over batches filling about ``budget`` seconds."""
-    fn()
-    start = time.perf_counter()
-    fn()
-    once = max(time.perf_counter() - start, 1e-7)
-    number = max(1, int(0.02 / once))
-    samples = []
-    deadline = time.perf_counter() + budget
-    while len(samples) < 5 or (time.perf_counter() < deadline and len(samples) < 200):
-        t0 = time.perf_counter()
-        for _ in range(number):
-            fn()
-        samples.append((time.perf_counter() - t0) / number)
-    return statistics.median(samples)
+def time_all(cases: dict, budget: float) -> dict:
+    """Median CPU seconds per call of each case, the cases taking turns.
+
+    Thread CPU time and interleaved rounds keep the ratios steady on a shared
+    machine, where wall-clock medians drift with the neighbours' load.
+    """
+    numbers = {}
+    for name, fn in cases.items():
+        fn()
+        t0 = time.thread_time()
+        fn()
+        numbers[name] = max(1, int(0.01 / max(time.thread_time() - t0, 1e-7)))
+    samples: dict = {name: [] for name in cases}
+    deadline = time.thread_time() + budget
+    rounds = 0
+    while rounds < 5 or (time.thread_time() < deadline and rounds < 100):
+        rounds += 1
+        for name, fn in cases.items():
+            n = numbers[name]
+            t0 = time.thread_time()
+            for _ in range(n):
+                fn()
+            samples[name].append((time.thread_time() - t0) / n)
+    return {name: statistics.median(v) for name, v in samples.items()}
 
 
 def run(sizes, budget):
@@ -107,7 +116,7 @@ def run(sizes, budget):
             "equinox.tree_at": eqx_tree_at,
             "traverse_util round trip": traverse_round_trip,
         }
-        times = {name: time_it(fn, budget) for name, fn in cases.items()}
+        times = time_all(cases, budget)
         rows.append((n_leaves, times))
         print(f"measured {n_leaves} leaves", file=sys.stderr)
     return rows
@@ -142,7 +151,7 @@ def main(argv=None) -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes, short runs")
     args = parser.parse_args(argv)
     sizes = [1_000, 10_000] if args.quick else [1_000, 10_000, 100_000]
-    print(report(run(sizes, budget=0.3 if args.quick else 2.0)))
+    print(report(run(sizes, budget=1.0 if args.quick else 8.0)))
 
 
 if __name__ == "__main__":
