@@ -132,7 +132,7 @@ def report(rows) -> str:
         for _, times in rows:
             t = times[name]
             cells.append(f"{t * 1e6:,.1f} us ({t / times[base]:.1f}x)")
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        lines.append(f"| `{name}` | " + " | ".join(cells) + " |")
     lines.append("")
     first, last = rows[0][1], rows[-1][1]
     at = "vs.at(t, 'a/b/c').set"

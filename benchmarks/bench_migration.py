@@ -1,12 +1,16 @@
 """Throughput of the FrozenDict migration codemod on a generated source tree.
 
-Generates a tree of Python files shaped like a research monorepo: most files never
-touch flax (data loading, metrics, utilities), a quarter are Flax model/training code
-with a few of the catalogued FrozenDict patterns each, sizes 50-400 lines. Then times
-``migration.migrate_paths(root, write=False)`` (what ``python -m migration --diff``
-does before printing) with several ``jobs`` values, and prints files/s, files/s per
-core and the scaling against ``jobs=1`` as Markdown tables, plus single-process
-throughput by kind of file.
+Generates a tree of Python files shaped like a research monorepo, sizes 50-400
+lines: 55% plain Python (data loading, metrics, utilities), 20% JAX code without
+flax, 10% Flax code with nothing to migrate (Linen modules, optax) and 15% Flax
+code with one to six of the catalogued FrozenDict patterns. Then times
+``migration.migrate_paths(root, write=False)`` (the work of ``python -m migration
+--diff`` before printing) with several ``jobs`` values, and prints files/s (wall
+clock), files/s per core (files per CPU-second of the process and its workers, which
+other tenants of a shared machine do not distort), the cores actually used (CPU
+seconds / wall seconds) and the speed-up against ``jobs=1``, plus one-process
+throughput by kind of file next to the cost of parsing the same files with LibCST
+(the floor for any LibCST codemod) and with ``ast``.
 
     python benchmarks/bench_migration.py [--quick] [--files N] [--jobs 1,2,4]
 """
@@ -14,6 +18,7 @@ throughput by kind of file.
 from __future__ import annotations
 
 import argparse
+import ast
 import os
 import random
 import statistics
@@ -21,6 +26,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import libcst as cst
 
 from migration import migrate_paths, transform_source
 
@@ -109,7 +116,8 @@ def summarise_{n}(metrics):
     lines = []
     for name in sorted(metrics):
         values = metrics[name]
-        lines.append(f"{{name}}: mean={{np.mean(values):.4f}} max={{np.max(values):.4f}}")
+        mean, top = np.mean(values), np.max(values)
+        lines.append(f"{{name}}: mean={{mean:.4f}} max={{top:.4f}}")
     return "\\n".join(lines)
 """,
 ]
@@ -121,6 +129,11 @@ FLAX_HEADERS = [
     "from flax.core import frozen_dict\nfrom flax.training import train_state\n",
     "import flax\nimport jax\nfrom flax.core.frozen_dict import FrozenDict, freeze\n"
     "from flax.core import unfreeze\n",
+]
+
+FLAX_PLAIN_HEADERS = [
+    "import flax\nimport flax.linen as nn\nimport jax\nimport jax.numpy as jnp\n",
+    "import jax\nimport optax\nimport flax\nfrom flax.training import train_state\n",
 ]
 
 FLAX_BLOCKS = [
@@ -175,18 +188,29 @@ class Block{n}(flax.linen.Module):
 ]
 
 
-def make_file(rng: random.Random, index: int, flax_file: bool) -> str:
+KINDS = {
+    # kind: (share of the tree, headers, FrozenDict pattern blocks per file)
+    "plain": (0.55, PLAIN_HEADERS[:3] + PLAIN_HEADERS[4:], (0, 0)),
+    "jax, no flax": (0.20, PLAIN_HEADERS[3:4], (0, 0)),
+    "flax, no FrozenDict": (0.10, FLAX_PLAIN_HEADERS, (0, 0)),
+    "flax + patterns": (0.15, FLAX_HEADERS, (1, 6)),
+}
+
+
+def make_file(rng: random.Random, index: int, kind: str) -> str:
+    _, headers, (low, high) = KINDS[kind]
     target_lines = rng.randint(50, 400)
-    header = rng.choice(FLAX_HEADERS if flax_file else PLAIN_HEADERS)
-    parts = [f'"""Module {index} of the generated tree."""\n\n', header]
-    if flax_file:
+    parts = [f'"""Module {index} of the generated tree."""\n\n', rng.choice(headers)]
+    if kind.startswith("flax"):
         parts.append("import flax.traverse_util\n")
-    patterns = rng.randint(2, 6) if flax_file else 0
+    patterns = rng.randint(low, high)
     lines = sum(p.count("\n") for p in parts)
     n = 0
     while lines < target_lines:
-        if patterns and rng.random() < 0.4:
-            block = rng.choice(FLAX_BLOCKS)
+        if kind == "flax, no FrozenDict" and rng.random() < 0.3:
+            block = FLAX_BLOCKS[-1]  # a Linen module: flax, but nothing to migrate
+        elif patterns and rng.random() < 0.4:
+            block = rng.choice(FLAX_BLOCKS[:-1])
             patterns -= 1
         else:
             block = rng.choice(PLAIN_BLOCKS)
@@ -197,108 +221,125 @@ def make_file(rng: random.Random, index: int, flax_file: bool) -> str:
     return "".join(parts)
 
 
-def make_tree(root: Path, n_files: int, flax_share: float = 0.25, seed: int = 0):
-    """Writes ``n_files`` modules under ``root`` in nested packages.
-
-    Returns:
-        (flax files, other files, total lines)
-    """
+def make_tree(root: Path, n_files: int, seed: int = 0) -> dict[str, list[Path]]:
+    """Writes ``n_files`` modules under ``root`` in nested packages, by kind."""
     rng = random.Random(seed)
-    kinds: dict[bool, list[Path]] = {True: [], False: []}
-    total_lines = 0
+    names = list(KINDS)
+    weights = [KINDS[k][0] for k in names]
+    by_kind: dict[str, list[Path]] = {k: [] for k in names}
     for i in range(n_files):
         folder = root / f"pkg_{i % 20:02d}" / f"sub_{(i // 20) % 5}"
         folder.mkdir(parents=True, exist_ok=True)
-        flax_file = rng.random() < flax_share
-        text = make_file(rng, i, flax_file)
+        kind = rng.choices(names, weights)[0]
         path = folder / f"mod_{i:04d}.py"
-        path.write_text(text)
-        kinds[flax_file].append(path)
-        total_lines += text.count("\n")
-    return kinds[True], kinds[False], total_lines
+        path.write_text(make_file(rng, i, kind))
+        by_kind[kind].append(path)
+    return by_kind
 
 
 # --- timing --------------------------------------------------------------------------
 
 
+def _cpu_seconds() -> float:
+    """CPU time of this process and its finished (joined) worker processes."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
 def time_paths(root: Path, jobs: int, repeats: int):
-    samples = []
+    """Median (wall seconds, CPU seconds) of ``migrate_paths`` over ``repeats``."""
+    walls, cpus = [], []
     results = None
     for _ in range(repeats):
-        start = time.perf_counter()
+        cpu, start = _cpu_seconds(), time.perf_counter()
         results = migrate_paths([root], write=False, jobs=jobs)
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples), results
+        walls.append(time.perf_counter() - start)
+        cpus.append(_cpu_seconds() - cpu)
+    return statistics.median(walls), statistics.median(cpus), results
 
 
-def time_sources(paths: list[Path], repeats: int) -> float:
-    sources = [(str(p), p.read_text()) for p in paths]
+def time_each(fn, texts: list[str], repeats: int) -> float:
+    """Median CPU seconds of this process for ``fn`` over all ``texts``."""
     samples = []
     for _ in range(repeats):
-        start = time.perf_counter()
-        for name, text in sources:
-            transform_source(text, filename=name)
-        samples.append(time.perf_counter() - start)
+        start = time.process_time()
+        for text in texts:
+            fn(text)
+        samples.append(time.process_time() - start)
     return statistics.median(samples)
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="200 files, 1 repeat")
-    parser.add_argument("--files", type=int, default=None)
+    parser.add_argument("--quick", action="store_true", help="200 files")
+    parser.add_argument("--files", type=int, default=None, help="default 2000")
     parser.add_argument("--jobs", default="1,2", help="comma-separated jobs values")
-    parser.add_argument("--repeats", type=int, default=None)
+    parser.add_argument("--repeats", type=int, default=1, help="median of N runs")
+    parser.add_argument(
+        "--sample", type=int, default=60, help="files per kind in the by-kind table"
+    )
     args = parser.parse_args(argv)
     n_files = args.files or (200 if args.quick else 2000)
-    repeats = args.repeats or (1 if args.quick else 3)
+    repeats = args.repeats
     jobs_list = [int(j) for j in args.jobs.split(",")]
     cores = os.cpu_count() or 1
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "tree"
-        flax_files, other_files, total_lines = make_tree(root, n_files)
-        print(
-            f"{n_files} files ({len(flax_files)} with flax, {len(other_files)} without),"
-            f" {total_lines:,} lines; {cores} cores; median of {repeats}"
-        )
+        by_kind = make_tree(root, n_files)
+        texts = {k: [p.read_text() for p in paths] for k, paths in by_kind.items()}
+        total_lines = sum(t.count("\n") for ts in texts.values() for t in ts)
+        mix = ", ".join(f"{len(v)} {k}" for k, v in by_kind.items())
+        print(f"{n_files} files ({mix}), {total_lines:,} lines; {cores} cores;")
+        print(f"median of {repeats}; target {TARGET_PER_CORE:.0f} files/s per core")
         print()
-        print("| jobs | seconds | files/s | files/s per core | scaling vs jobs=1 |")
-        print("| ---: | ---: | ---: | ---: | ---: |")
+        print(
+            "| jobs | wall s | files/s | CPU s | files/s per core |"
+            " cores used | speed-up vs jobs=1 |"
+        )
+        print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         base = None
-        summary = None
+        results = None
         for jobs in jobs_list:
-            seconds, results = time_paths(root, jobs, repeats)
-            rate = n_files / seconds
+            wall, cpu, results = time_paths(root, jobs, repeats)
+            rate = n_files / wall
             base = base or rate
-            per_core = rate / min(jobs, cores)
-            flag = "" if per_core >= TARGET_PER_CORE else " (below target)"
             print(
-                f"| {jobs} | {seconds:.2f} | {rate:,.0f} | {per_core:,.0f}{flag} |"
-                f" {rate / base:.2f}x |"
+                f"| {jobs} | {wall:.1f} | {rate:,.1f} | {cpu:.1f} |"
+                f" {n_files / cpu:,.1f} | {cpu / wall:.2f} | {rate / base:.2f}x |"
             )
-            summary = results
-        assert summary is not None and len(summary) == n_files
-        changed = sum(r.changed for r in summary)
-        refusals = sum(len(r.refusals) for r in summary)
-        errors = sum(r.error is not None for r in summary)
+        assert results is not None and len(results) == n_files
+        changed = sum(r.changed for r in results)
+        refusals = sum(len(r.refusals) for r in results)
+        errors = sum(r.error is not None for r in results)
+        print()
+        print(f"changed {changed} files, {refusals} refusals, {errors} errors")
         print()
         print(
-            f"changed {changed} files, {refusals} refusals, {errors} parse errors;"
-            f" target {TARGET_PER_CORE:.0f} files/s per core"
+            f"One process (CPU time), up to {args.sample} files of each kind:"
+            " `transform_source`"
+            " against the floor of any LibCST codemod (`libcst.parse_module` +"
+            " `.code`) and `ast.parse`:"
         )
         print()
-        print("Single process, `transform_source` on the files of one kind:")
-        print()
-        print("| files | count | seconds | files/s | lines/s |")
-        print("| --- | ---: | ---: | ---: | ---: |")
-        for label, paths in (("with flax", flax_files), ("without flax", other_files)):
-            if not paths:
+        print(
+            "| files | count | transform files/s | lines/s |"
+            " libcst parse files/s | ast.parse files/s | transform / libcst parse |"
+        )
+        print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+        for kind, kind_texts in texts.items():
+            kind_texts = kind_texts[: args.sample]
+            if not kind_texts:
                 continue
-            seconds = time_sources(paths, repeats)
-            lines = sum(p.read_text().count("\n") for p in paths)
+            count = len(kind_texts)
+            lines = sum(t.count("\n") for t in kind_texts)
+            t_mig = time_each(transform_source, kind_texts, repeats)
+            t_cst = time_each(lambda t: cst.parse_module(t).code, kind_texts, repeats)
+            t_ast = time_each(ast.parse, kind_texts, repeats)
             print(
-                f"| {label} | {len(paths)} | {seconds:.2f} | {len(paths) / seconds:,.0f}"
-                f" | {lines / seconds:,.0f} |"
+                f"| {kind} | {count} | {count / t_mig:,.1f} | {lines / t_mig:,.0f} |"
+                f" {count / t_cst:,.1f} | {count / t_ast:,.0f} |"
+                f" {t_mig / t_cst:.1f}x |"
             )
     return 0
 

@@ -16,11 +16,24 @@ import libcst as cst
 from libcst.codemod import CodemodContext, SkipFile
 
 from migration._base import Refusal, state_of
-from migration._facts import mentions_flax
+from migration._facts import may_need_migration, mentions_flax
 
 __all__ = ["MigrationResult", "Refusal", "migrate_paths", "transform_source"]
 
-_SKIP_DIRS = frozenset({".git", ".hg", ".svn", "__pycache__", ".venv", "venv", ".tox", "node_modules", "build", "dist"})
+_SKIP_DIRS = frozenset(
+    {
+        ".git",
+        ".hg",
+        ".svn",
+        "__pycache__",
+        ".venv",
+        "venv",
+        ".tox",
+        "node_modules",
+        "build",
+        "dist",
+    }
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,19 +81,26 @@ def transform_source(
         source does not parse.
 
     Examples:
-        >>> result = transform_source("from flax.core import freeze\\nx = freeze({})\\n")
+        >>> source = "from flax.core import freeze\\nx = freeze({})\\n"
+        >>> result = transform_source(source)
         >>> print(result.code, end="")
         x = {}
         >>> result.rewrites
         {'P01': 1, 'P04a': 1}
     """
+    if not isinstance(source, str):
+        kind = type(source).__name__
+        return MigrationResult(
+            filename, "", "", False, {}, (), f"expected source text (str), got {kind}"
+        )
     unchanged = MigrationResult(filename, source, source, False, {}, (), None)
-    if not mentions_flax(source):
-        error = _syntax_error(source)
+    relevant = mentions_flax(source) and may_need_migration(source)
+    error = _syntax_error(source, full_parse_follows=relevant)
+    if error or not relevant:
         return dataclasses.replace(unchanged, error=error) if error else unchanged
     try:
         module = cst.parse_module(source)
-    except (cst.ParserSyntaxError, ValueError, SyntaxError) as exc:
+    except Exception as exc:  # noqa: BLE001 - any parser failure is "does not parse"
         return dataclasses.replace(unchanged, error=_parse_error(exc))
     from migration._pipeline import MigrateFrozenDictCommand
 
@@ -154,13 +174,17 @@ def migrate_paths(
         )
 
 
-def _migrate_file(path: str, write: bool, use_variables: bool, annotate: bool) -> MigrationResult:
+def _migrate_file(
+    path: str, write: bool, use_variables: bool, annotate: bool
+) -> MigrationResult:
     try:
         raw = Path(path).read_bytes()
         encoding, _ = tokenize.detect_encoding(io.BytesIO(raw).readline)
         source = raw.decode(encoding)
     except (OSError, UnicodeDecodeError, SyntaxError, LookupError) as exc:
-        return MigrationResult(path, "", "", False, {}, (), f"cannot read: {_one_line(exc)}")
+        return MigrationResult(
+            path, "", "", False, {}, (), f"cannot read: {_one_line(exc)}"
+        )
     result = transform_source(
         source, use_variables=use_variables, annotate=annotate, filename=path
     )
@@ -192,7 +216,9 @@ def _expand(paths: Iterable[str | os.PathLike]) -> Iterator[str]:
         path = Path(entry)
         if path.is_dir():
             for root, dirs, files in os.walk(path):
-                dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS and not d.startswith("."))
+                dirs[:] = sorted(
+                    d for d in dirs if d not in _SKIP_DIRS and not d.startswith(".")
+                )
                 for name in sorted(files):
                     if name.endswith(".py"):
                         yield str(Path(root) / name)
@@ -213,30 +239,47 @@ def _import_names(module: cst.Module) -> set[tuple[str, str]]:
             if isinstance(small, cst.Import):
                 for alias in small.names:
                     found.add(("import", module.code_for_node(alias).rstrip(", ")))
-            elif isinstance(small, cst.ImportFrom) and not isinstance(small.names, cst.ImportStar):
+            elif isinstance(small, cst.ImportFrom) and not isinstance(
+                small.names, cst.ImportStar
+            ):
                 base = module.code_for_node(small.module) if small.module else "."
                 for alias in small.names:
-                    found.add((base, module.code_for_node(alias).strip().rstrip(",").strip()))
+                    found.add(
+                        (base, module.code_for_node(alias).strip().rstrip(",").strip())
+                    )
     return found
 
 
-def _syntax_error(source: str) -> str | None:
-    """A parse error for a file the codemod would not otherwise parse (fast path)."""
+def _syntax_error(source: str, *, full_parse_follows: bool) -> str | None:
+    """A parse error found cheaply, before (or instead of) the LibCST parse.
+
+    ``ast.parse`` is the fast check. Where it fails, LibCST decides (it knows
+    newer grammar than the running Python), except for nesting beyond what
+    CPython accepts, which LibCST's native parser does not survive.
+    """
     try:
         ast.parse(source)
         return None
-    except (SyntaxError, ValueError):
+    except SyntaxError as exc:
+        if "too many nested" in str(exc):
+            return f"does not parse: line {exc.lineno}: {exc.msg}"
+    except (RecursionError, MemoryError) as exc:
+        return f"does not parse: {type(exc).__name__}"
+    except Exception:  # noqa: BLE001 - ValueError (null bytes) and the like
         pass
+    if full_parse_follows:
+        return None
     try:
         cst.parse_module(source)
-    except (cst.ParserSyntaxError, ValueError, SyntaxError) as exc:
+    except Exception as exc:  # noqa: BLE001
         return _parse_error(exc)
     return None
 
 
 def _parse_error(exc: BaseException) -> str:
     if isinstance(exc, cst.ParserSyntaxError):
-        return f"does not parse: line {exc.raw_line}, column {exc.raw_column}: {exc.message}"
+        where = f"line {exc.raw_line}, column {exc.raw_column}"
+        return f"does not parse: {where}: {exc.message}"
     return f"does not parse: {_one_line(exc)}"
 
 

@@ -19,8 +19,18 @@ from libcst.codemod import CodemodContext, SkipFile, VisitorBasedCodemodCommand
 from libcst.metadata import PositionProvider, QualifiedNameProvider
 
 from migration import _names as names
-from migration._facts import ESCAPE, HASH, MUTATE, SERIAL, TREEPAIR, UNKNOWN_CALL
-from migration._facts import DEFAULT, Facts, Use, build_facts
+from migration._facts import (
+    DEFAULT,
+    ESCAPE,
+    HASH,
+    MUTATE,
+    SERIAL,
+    TREEPAIR,
+    UNKNOWN_CALL,
+    Facts,
+    Use,
+    build_facts,
+)
 
 STATE_KEY = "migration.state"
 FACTS_KEY = "migration.facts"
@@ -48,7 +58,9 @@ class Refusal:
 class MigrationState:
     """Per-file results shared by all families through ``context.scratch``."""
 
-    rewrites: collections.Counter = dataclasses.field(default_factory=collections.Counter)
+    rewrites: collections.Counter = dataclasses.field(
+        default_factory=collections.Counter
+    )
     refusals: list[Refusal] = dataclasses.field(default_factory=list)
     notes: dict[cst.CSTNode, list[str]] = dataclasses.field(default_factory=dict)
     claimed: set[cst.CSTNode] = dataclasses.field(default_factory=set)
@@ -82,7 +94,8 @@ class MigrationHelpers:
         if cached is not None and cached[0] is wrapper.module:
             return cached[1]
         facts = build_facts(
-            wrapper.module, lambda node: self.get_metadata(QualifiedNameProvider, node, ())
+            wrapper.module,
+            lambda node: self.get_metadata(QualifiedNameProvider, node, ()),
         )
         self.context.scratch[FACTS_KEY] = (wrapper.module, facts)
         return facts
@@ -91,7 +104,7 @@ class MigrationHelpers:
     def state(self) -> MigrationState:
         return state_of(self.context)
 
-    # --- results -----------------------------------------------------------------------
+    # --- results ----------------------------------------------------------------------
 
     def record(self, pattern: str, node: cst.CSTNode | None = None) -> None:
         """Counts one rewrite of ``pattern`` (and marks ``node`` as handled)."""
@@ -113,14 +126,16 @@ class MigrationHelpers:
         if self.annotate:
             statement = self.facts.statement_of(node)
             if statement is not None:
-                self.state.notes.setdefault(statement, []).append(f"{pattern}: {reason}")
+                self.state.notes.setdefault(statement, []).append(
+                    f"{pattern}: {reason}"
+                )
 
     def line_of(self, node: cst.CSTNode) -> int:
         positions = self.context.wrapper.resolve(PositionProvider)
         position = positions.get(node)
         return position.start.line if position is not None else 0
 
-    # --- names the rewrites add --------------------------------------------------------
+    # --- names the rewrites add -------------------------------------------------------
 
     def flax_core(self, attr: str) -> cst.Attribute:
         """``flax.core.<attr>`` spelled with the module's own import (added if none)."""
@@ -140,7 +155,7 @@ class MigrationHelpers:
         return cst.parse_expression(f"{spelling}.{attr}")
 
     def vs(self, attr: str) -> cst.Attribute:
-        """``vs.<attr>`` from the variables library (``import variables as vs`` added)."""
+        """``vs.<attr>``, adding ``import variables as vs`` if needed."""
         for local, (module, obj, asname) in self.facts.module_imports.items():
             if module == "variables" and obj is None:
                 return cst.parse_expression(f"{local}.{attr}")
@@ -163,9 +178,11 @@ class MigrationHelpers:
 
     def release(self, reference: cst.CSTNode) -> None:
         """Schedules removal of the import behind ``reference`` if it becomes unused."""
-        root = names.chain_root(reference) if m.matches(
-            reference, m.Name() | m.Attribute()
-        ) else None
+        root = (
+            names.chain_root(reference)
+            if m.matches(reference, m.Name() | m.Attribute())
+            else None
+        )
         if root is None:
             return
         if root.value in self.facts.aliases:
@@ -174,9 +191,11 @@ class MigrationHelpers:
         for module, obj, asname in self.facts.imports.get(root.value, ()):
             self.remove_unused_import(module, obj, asname)
 
-    # --- the traps of dropping a deep copy (freeze / FrozenDict(...)) -------------------
+    # --- the traps of dropping a deep copy (freeze / FrozenDict(...)) -----------------
 
-    def freeze_trap(self, call: cst.Call, source: cst.BaseExpression | None) -> tuple[str, str] | None:
+    def freeze_trap(
+        self, call: cst.Call, source: cst.BaseExpression | None
+    ) -> tuple[str, str] | None:
         """Why the FrozenDict made by ``call`` must stay, as ``(trap, reason)``."""
         facts = self.facts
         if facts.flag_on:
@@ -197,17 +216,37 @@ class MigrationHelpers:
                     "by every call; keep the FrozenDict or default to None"
                 )
         for kind, trap, advice in (
-            (DEFAULT, "DCDEF", "a dict default raises `ValueError: mutable default` "
-             "in a dataclass and is shared by all instances; keep the FrozenDict or "
-             "use `field(default_factory=...)`"),
-            (HASH, "HASH", "a dict is unhashable; keep the FrozenDict or use a "
-             "hashable form such as `tuple(sorted(flatten_dict(cfg).items()))`"),
-            (TREEPAIR, "TREEDEF", "the other tree's container type must match; "
-             "rewrite the paired trees together"),
-            (SERIAL, "SERIAL", "the restored tree takes the target's container "
-             "type; migrate the target and its readers together"),
-            (MUTATE, "MUT", "the FrozenDict raised on this write before; check "
-             "what the code expects"),
+            (
+                DEFAULT,
+                "DCDEF",
+                "a dict default raises `ValueError: mutable default` "
+                "in a dataclass and is shared by all instances; keep the FrozenDict or "
+                "use `field(default_factory=...)`",
+            ),
+            (
+                HASH,
+                "HASH",
+                "a dict is unhashable; keep the FrozenDict or use a "
+                "hashable form such as `tuple(sorted(flatten_dict(cfg).items()))`",
+            ),
+            (
+                TREEPAIR,
+                "TREEDEF",
+                "the other tree's container type must match; "
+                "rewrite the paired trees together",
+            ),
+            (
+                SERIAL,
+                "SERIAL",
+                "the restored tree takes the target's container "
+                "type; migrate the target and its readers together",
+            ),
+            (
+                MUTATE,
+                "MUT",
+                "the FrozenDict raised on this write before; check "
+                "what the code expects",
+            ),
         ):
             for use in uses:
                 if use.kind == kind:
@@ -250,8 +289,10 @@ class MigrationHelpers:
             )
         root, _ = facts.access_path(source)
         function = facts.enclosing_function(call)
-        if root is not None and root.value == "self" and any(
-            u.kind == ESCAPE and u.detail == "it is returned" for u in uses
+        if (
+            root is not None
+            and root.value == "self"
+            and any(u.kind == ESCAPE and u.detail == "it is returned" for u in uses)
         ):
             return (
                 "a tree held by `self` is returned: without the copy the caller "
@@ -273,7 +314,9 @@ class MigrationHelpers:
             )
         mutation = facts.source_mutation(source, call)
         if mutation is not None:
-            return f"{mutation.detail}, and without the copy the change would show through"
+            return (
+                f"{mutation.detail}, and without the copy the change would show through"
+            )
         return None
 
     def result_escapes(self, call: cst.CSTNode) -> Use | None:
@@ -304,7 +347,7 @@ class MigrationCommand(MigrationHelpers, VisitorBasedCodemodCommand):
 
     def transform_module_impl(self, tree: cst.Module) -> cst.Module:
         facts = self.facts
-        if not facts.flaxy and not facts.api and "add_or_replace" not in tree.code:
+        if not facts.flaxy:
             raise SkipFile("the module never uses flax")
         return tree.visit(self)
 
@@ -320,6 +363,10 @@ class MigrationCommand(MigrationHelpers, VisitorBasedCodemodCommand):
 
 def finish_statement(codemod: MigrationHelpers, original, updated):
     """Adds ``--annotate`` notes; removes ``x = x`` left by a dropped copy."""
+    kind = type(original)
+    if kind is not cst.IndentedBlock and original not in codemod.state.notes:
+        if kind is not cst.SimpleStatementLine or updated is original:
+            return updated
     if m.matches(original, m.SimpleStatementLine()) and m.matches(
         updated, m.SimpleStatementLine()
     ):
@@ -329,7 +376,9 @@ def finish_statement(codemod: MigrationHelpers, original, updated):
             codemod.state.notes.pop(original, None)
             return cst.RemoveFromParent()
     notes = codemod.state.notes.get(original)
-    if notes and m.matches(updated, m.SimpleStatementLine() | m.BaseCompoundStatement()):
+    if notes and m.matches(
+        updated, m.SimpleStatementLine() | m.BaseCompoundStatement()
+    ):
         updated = _with_notes(updated, notes)
     if m.matches(updated, m.IndentedBlock()) and not updated.body:
         updated = updated.with_changes(body=[cst.SimpleStatementLine([cst.Pass()])])
@@ -352,13 +401,27 @@ def _is_new_self_assignment(original: cst.SimpleStatementLine, updated) -> bool:
 
 
 def _with_notes(statement, notes: list[str]):
-    existing = [line.comment.value for line in statement.leading_lines if line.comment]
+    """Adds one comment line per note, unless a note for the same trap is there.
+
+    Notes are compared by trap (``MUT`` in ``P03/MUT``), so the second run over
+    ``flax.core.unfreeze(x)`` (a P02 note) does not add to the first run's P03 note.
+    """
     lines = list(statement.leading_lines)
+    present = {
+        _note_tag(line.comment.value[len(NOTE_PREFIX) :])
+        for line in lines
+        if line.comment is not None and line.comment.value.startswith(NOTE_PREFIX)
+    }
     for note in notes:
-        trap = note.split(":", 1)[0]
-        if any(c.startswith(f"{NOTE_PREFIX} {trap}") for c in existing):
+        tag = _note_tag(note)
+        if tag in present:
             continue
+        present.add(tag)
         text = f"{NOTE_PREFIX} {note}".replace("\n", " ")
         lines.append(cst.EmptyLine(indent=True, comment=cst.Comment(text)))
-        existing.append(text)
     return statement.with_changes(leading_lines=lines)
+
+
+def _note_tag(note: str) -> str:
+    pattern = note.strip().split(":", 1)[0]
+    return pattern.rsplit("/", 1)[-1]

@@ -27,12 +27,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("paths", nargs="+", metavar="PATH", help="files or directories")
     mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--diff", action="store_true", help="print a unified diff (default)")
-    mode.add_argument("--write", action="store_true", help="rewrite files in place, atomically")
     mode.add_argument(
-        "--check", action="store_true", help="exit 1 if any file would change; print nothing else"
+        "--diff", action="store_true", help="print a unified diff (default)"
     )
-    parser.add_argument("--jobs", "-j", type=int, default=1, metavar="N", help="worker processes (0: one per CPU)")
+    mode.add_argument(
+        "--write", action="store_true", help="rewrite files in place, atomically"
+    )
+    mode.add_argument(
+        "--check",
+        action="store_true",
+        help="exit 1 if any file would change; print no diff",
+    )
+    parser.add_argument(
+        "--jobs",
+        "-j",
+        type=int,
+        default=1,
+        metavar="N",
+        help="worker processes (0: one per CPU)",
+    )
     parser.add_argument(
         "--use-variables",
         action="store_true",
@@ -41,13 +54,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--annotate",
         action="store_true",
-        help="add a '# variables-migration: <reason>' comment where a rewrite was refused",
+        help="comment '# variables-migration: <reason>' where a rewrite was refused",
     )
-    parser.add_argument("--quiet", "-q", action="store_true", help="print only the summary line")
+    parser.add_argument(
+        "--quiet", "-q", action="store_true", help="print only the summary line"
+    )
     return parser
 
 
-def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+) -> int:
     """Runs the command line; returns the exit status.
 
     Exit status: 0 on success, 1 with ``--check`` when a file would change, 2 when a
@@ -72,7 +92,9 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
         for result in results:
             if result.changed:
                 out.write(unified_diff(result))
-    err.write(summary(results, elapsed=elapsed, wrote=args.write, verbose=not args.quiet))
+    err.write(
+        summary(results, elapsed=elapsed, wrote=args.write, verbose=not args.quiet)
+    )
     if any(r.error for r in results):
         return EXIT_ERRORS
     if args.check and any(r.changed for r in results):
@@ -88,7 +110,10 @@ def unified_diff(result: MigrationResult) -> str:
         fromfile=_label("a", result.filename),
         tofile=_label("b", result.filename),
     )
-    text = "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines)
+    text = "".join(
+        line if line.endswith("\n") else line + "\n\\ No newline at end of file\n"
+        for line in lines
+    )
     return text
 
 
@@ -96,7 +121,13 @@ def _label(side: str, filename: str) -> str:
     return filename if filename.startswith("/") else f"{side}/{filename}"
 
 
-def summary(results: Sequence[MigrationResult], *, elapsed: float | None = None, wrote: bool = False, verbose: bool = True) -> str:
+def summary(
+    results: Sequence[MigrationResult],
+    *,
+    elapsed: float | None = None,
+    wrote: bool = False,
+    verbose: bool = True,
+) -> str:
     """The end-of-run report: counts, rewrites per pattern, refusals, errors."""
     changed = [r for r in results if r.changed]
     errors = [r for r in results if r.error]
@@ -106,18 +137,23 @@ def summary(results: Sequence[MigrationResult], *, elapsed: float | None = None,
     refusals = [f for r in results for f in r.refusals]
     verb = "changed" if wrote else "would change"
     head = (
-        f"variables-migrate: {len(results)} files scanned, {len(changed)} files {verb}, "
-        f"{sum(rewrites.values())} rewrites, {len(refusals)} refused, {len(errors)} errors"
+        f"variables-migrate: {len(results)} files scanned, "
+        f"{len(changed)} files {verb}, {sum(rewrites.values())} rewrites, "
+        f"{len(refusals)} refused, {len(errors)} errors"
     )
     if elapsed is not None:
         head += f" ({elapsed:.2f}s)"
     lines = [head]
     if verbose and rewrites:
         lines.append("rewrites per pattern:")
-        lines.extend(f"  {pattern:<6} {count}" for pattern, count in sorted(rewrites.items()))
+        lines.extend(
+            f"  {pattern:<6} {count}" for pattern, count in sorted(rewrites.items())
+        )
     if verbose and refusals:
         lines.append("refused (left unchanged):")
-        lines.extend(f"  {f.filename}:{f.line}: {f.pattern}: {f.reason}" for f in refusals)
+        lines.extend(
+            f"  {f.filename}:{f.line}: {f.pattern}: {f.reason}" for f in refusals
+        )
     if errors:
         lines.append("errors (files skipped, nothing written):")
         lines.extend(f"  {r.filename}: {r.error}" for r in errors)

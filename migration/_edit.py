@@ -61,11 +61,16 @@ def unwrap_call(call: cst.Call, inner: cst.BaseExpression) -> cst.BaseExpression
             )
         return inner.with_changes(lpar=call.lpar, rpar=call.rpar)
     if _has_comment(*dropped):
-        after = arg.whitespace_after_arg if arg is not None else cst.SimpleWhitespace("")
+        after = (
+            arg.whitespace_after_arg if arg is not None else cst.SimpleWhitespace("")
+        )
         if arg is not None and m.matches(arg.comma, m.Comma()):
             after = arg.comma.whitespace_after
         return inner.with_changes(
-            lpar=[cst.LeftParen(whitespace_after=call.whitespace_before_args), *inner.lpar],
+            lpar=[
+                cst.LeftParen(whitespace_after=call.whitespace_before_args),
+                *inner.lpar,
+            ],
             rpar=[*inner.rpar, cst.RightParen(whitespace_before=after)],
         )
     if needs_parens(inner):
@@ -93,9 +98,7 @@ def call(func: cst.BaseExpression, *args: cst.BaseExpression) -> cst.Call:
     return cst.Call(func=func, args=built)
 
 
-def merge_dicts(
-    receiver: cst.BaseExpression, update: cst.BaseExpression
-) -> cst.Dict:
+def merge_dicts(receiver: cst.BaseExpression, update: cst.BaseExpression) -> cst.Dict:
     """``{**receiver, **update}``, splicing ``update`` when it is a dict display."""
     receiver = _star_operand(receiver)
     if m.matches(update, m.Dict()) and not update.lpar:
@@ -107,8 +110,14 @@ def merge_dicts(
             else cst.SimpleWhitespace(" ")
         )
         if not elements:
-            return cst.Dict([cst.StarredDictElement(receiver)], lbrace=update.lbrace, rbrace=update.rbrace)
-        head = cst.StarredDictElement(receiver, comma=cst.Comma(whitespace_after=first_ws))
+            return cst.Dict(
+                [cst.StarredDictElement(receiver)],
+                lbrace=update.lbrace,
+                rbrace=update.rbrace,
+            )
+        head = cst.StarredDictElement(
+            receiver, comma=cst.Comma(whitespace_after=first_ws)
+        )
         return cst.Dict([head, *elements], lbrace=update.lbrace, rbrace=update.rbrace)
     update = _star_operand(update)
     return cst.Dict(

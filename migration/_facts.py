@@ -43,18 +43,41 @@ _STATEMENT = (cst.SimpleStatementLine, cst.BaseCompoundStatement)
 _SCOPE_NODES = (cst.Module, cst.FunctionDef, cst.Lambda, cst.ClassDef)
 _LOOPS = (cst.For, cst.While)
 _COMPREHENSIONS = (cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)
-_IMPORT_RE = re.compile(r"^[ \t]*(?:from|import)[ \t]+(?:flax|jax)\b", re.M)
+_IMPORT_RE = re.compile(r"^[ \t]*(?:from|import)[ \t]+flax\b", re.M)
+_TRIGGER_RE = re.compile(
+    r"freeze|FrozenDict|frozen_dict|FrozenVariableDict|pretty_repr|"
+    r"flax_return_frozendict|\.copy\(\s*[^)\s]|\.pop\(\s*[^,()]*\)"
+)
 
 
 def mentions_flax(source: str) -> bool:
-    """Cheap text test run before parsing: can this file need any rewrite?
+    """Cheap text test run before parsing: does this file import flax at all?
 
-    >>> mentions_flax("import torch\\nx.copy()\\n")
+    A file that never imports flax is left alone, whatever it calls: without
+    flax in sight, ``x.pop(k)`` and ``x.copy(...)`` are somebody else's methods.
+
+    >>> mentions_flax("import jax\\nrest, p = v.pop('params')\\n")
     False
     >>> mentions_flax("from flax.core import freeze\\n")
     True
     """
-    return bool(_IMPORT_RE.search(source)) or "add_or_replace" in source
+    return bool(_IMPORT_RE.search(source))
+
+
+def may_need_migration(source: str) -> bool:
+    """Whether a file that imports flax mentions anything a rewrite could touch.
+
+    Every rewrite starts from an API name (``freeze``, ``FrozenDict``, ...,
+    however imported or aliased, the name is written somewhere), a ``.copy``
+    with arguments, a one-argument ``.pop``, or ``.pretty_repr``. A file with
+    none of them is left alone without being parsed by LibCST.
+
+    >>> may_need_migration("import flax\\nout.pop('stats', None)\\nx = y.copy()\\n")
+    False
+    >>> may_need_migration("import flax\\nrest, p = v.pop(\\n    'params'\\n)\\n")
+    True
+    """
+    return bool(_TRIGGER_RE.search(source))
 
 
 class Use(NamedTuple):
@@ -126,7 +149,7 @@ class Facts:
         self._param_effects: dict[tuple[str, str], Use] = {}
         self._in_progress: set[tuple[str, str]] = set()
 
-    # --- names ---------------------------------------------------------------------
+    # --- names ------------------------------------------------------------------------
 
     def resolve(self, node: cst.CSTNode) -> str | None:
         """Canonical FrozenDict API name of a Name/Attribute node (via QNP), or None."""
@@ -154,15 +177,13 @@ class Facts:
                 if target is not None and not rest:
                     return target
                 if target == names.FROZEN_DICT_MODULE and rest:
-                    return names.api_for_qualified_name(
-                        f"flax.core.frozen_dict.{rest}"
-                    )
+                    return names.api_for_qualified_name(f"flax.core.frozen_dict.{rest}")
         return None
 
     def qualified(self, node: cst.CSTNode) -> set[str]:
         return {q.name for q in self.qualify(node)}
 
-    # --- scopes and order ----------------------------------------------------------
+    # --- scopes and order -------------------------------------------------------------
 
     def scope_of(self, node: cst.CSTNode) -> Scope:
         current = self.parents.get(node)
@@ -241,7 +262,7 @@ class Facts:
             return self._loads(module, name, -1)
         return self._loads(home, name, -1)
 
-    # --- where a value goes -------------------------------------------------------
+    # --- where a value goes -----------------------------------------------------------
 
     def classify(self, node: cst.CSTNode) -> Use:
         """Follows ``node`` up through the expressions that pass it on unchanged."""
@@ -324,7 +345,9 @@ class Facts:
 
     def _is_store_target(self, node: cst.CSTNode) -> bool:
         parent = self.parents.get(node)
-        while m.matches(parent, m.Element() | m.Tuple() | m.List() | m.StarredElement()):
+        while m.matches(
+            parent, m.Element() | m.Tuple() | m.List() | m.StarredElement()
+        ):
             node, parent = parent, self.parents.get(parent)
         if m.matches(parent, m.AssignTarget() | m.Del()):
             return True
@@ -346,7 +369,9 @@ class Facts:
                 return grand, False
             return Use(READ)
         if self._is_store_target(attribute):
-            return Use(MUTATE, f"an attribute is assigned: `{self.code(attribute)} = ...`")
+            return Use(
+                MUTATE, f"an attribute is assigned: `{self.code(attribute)} = ...`"
+            )
         return attribute, False
 
     def _assign_step(self, assign: cst.Assign | cst.AnnAssign) -> Use:
@@ -389,7 +414,13 @@ class Facts:
                     return Use(SERIAL, f"it is the restore target of `{callee}`")
                 return Use(READ)
             if q in names.CARRIER_CALLS:
-                return call, False
+                # list(d), sorted(d): iterating a dict hands out its keys only.
+                if q == "builtins.dict" or m.matches(
+                    arg.value,
+                    m.Call(func=m.Attribute(attr=m.Name("items") | m.Name("values"))),
+                ):
+                    return call, False
+                return Use(READ)
             if q in names.READ_ONLY_CALLS or q.startswith(names.READ_ONLY_PREFIXES):
                 return Use(READ)
         if m.matches(call.func, m.Attribute()):
@@ -397,7 +428,11 @@ class Facts:
             if method in names.SERIAL_METHODS and keyword in names.SERIAL_KEYWORDS:
                 return Use(SERIAL, f"it is the restore target of `{callee}`")
             if method == "_replace":
-                return Use(HASH, "it is a NamedTuple field (`_replace`)") if whole else Use(READ)
+                return (
+                    Use(HASH, "it is a NamedTuple field (`_replace`)")
+                    if whole
+                    else Use(READ)
+                )
             if method == "replace" and keyword in self.hash_replace_fields and whole:
                 return Use(HASH, f"`{keyword}` is a static (hashed) field")
             if method in names.READ_ONLY_ARG_METHODS:
@@ -428,9 +463,9 @@ class Facts:
             trees = sum(
                 1
                 for i, a in enumerate(call.args)
-                if (a.keyword is None and i > 0) or a.star or (
-                    a.keyword is not None and a.keyword.value in keywords
-                )
+                if (a.keyword is None and i > 0)
+                or a.star
+                or (a.keyword is not None and a.keyword.value in keywords)
             )
             if names.is_tree_map_like(qualified) and trees < 2:
                 return Use(READ)
@@ -462,14 +497,20 @@ class Facts:
         if info is not None:
             if info.hashed_fields is not None and whole:
                 field = keyword if keyword is not None else None
-                if field is None or "*" in info.hashed_fields or field in info.hashed_fields:
+                if (
+                    field is None
+                    or "*" in info.hashed_fields
+                    or field in info.hashed_fields
+                ):
                     return Use(HASH, f"it is a field of the hashable class `{name}`")
             return Use(ESCAPE, f"it is stored in a `{name}`")
         if function is None or param is None:
             return None
         effect = self.param_effect(name, param)
         if effect.kind == MUTATE:
-            return Use(MUTATE, f"it is passed to `{callee}`, which changes it", deep=True)
+            return Use(
+                MUTATE, f"it is passed to `{callee}`, which changes it", deep=True
+            )
         if effect.kind in (ESCAPE, UNKNOWN_CALL):
             return Use(ESCAPE, f"it is passed to `{callee}`, which keeps it")
         return Use(READ)
@@ -518,10 +559,29 @@ class Facts:
             loads.extend((n, ()) for n in self.loads_after(node, alias))
         return self.follow(loads)
 
-    # --- was the source written to later? -------------------------------------------
+    # --- was the source written to later? ---------------------------------------------
 
-    def source_mutation(self, expr: cst.BaseExpression, anchor: cst.CSTNode) -> Use | None:
-        """A later in-place change of the tree ``expr`` reads, if the module has one."""
+    def source_mutation(
+        self, expr: cst.BaseExpression, anchor: cst.CSTNode
+    ) -> Use | None:
+        """A later in-place change of the tree ``expr`` reads, if the module has one.
+
+        For a dict display, the trees its values read (a deep copy of the display
+        copies those too).
+        """
+        return self._source_mutation(expr, anchor, depth=0)
+
+    def _source_mutation(
+        self, expr: cst.BaseExpression, anchor: cst.CSTNode, depth: int
+    ) -> Use | None:
+        if depth > 3:
+            return None
+        if m.matches(expr, m.Dict() | m.List() | m.Tuple() | m.Set()):
+            for element in expr.elements:
+                found = self._source_mutation(element.value, anchor, depth + 1)
+                if found is not None:
+                    return found
+            return None
         root, path = self.access_path(expr)
         if root is None:
             return None
@@ -532,6 +592,47 @@ class Facts:
             use = self._mutation_through(load, path, depth=0)
             if use is not None:
                 return use
+        home = self._defining_scope(self.scope_of(root), root.value)
+        # A name bound to part of the tree before the copy, written to after it.
+        found = self._earlier_alias_mutation(root, path, anchor, home)
+        if found is not None:
+            return found
+        # A container built here holds other trees: writes to those show too.
+        for _, value in home.binds.get(root.value, ()) if home is not None else ():
+            if value is not None and m.matches(
+                value, m.Dict() | m.List() | m.Tuple() | m.Set()
+            ):
+                found = self._source_mutation(value, anchor, depth + 1)
+                if found is not None:
+                    return found
+        return None
+
+    def _earlier_alias_mutation(
+        self, root: cst.Name, path: tuple, anchor: cst.CSTNode, home: Scope | None
+    ) -> Use | None:
+        if home is None:
+            return None
+        threshold = self.threshold(anchor)
+        for load in home.loads.get(root.value, ()):
+            if self.order[load] >= threshold or load is root:
+                continue
+            top, load_path = self._chain_up(load)
+            use = self.classify(top)
+            if use.kind != ALIAS:
+                continue
+            if _path_prefix(load_path, path):
+                rest = path[len(load_path) :]
+            elif _path_prefix(path, load_path):
+                rest = ()
+            else:
+                continue
+            for alias in use.names:
+                if alias == root.value:
+                    continue
+                for other in self.loads_after(anchor, alias):
+                    found = self._mutation_through(other, rest, depth=1)
+                    if found is not None:
+                        return found
         return None
 
     def _mutation_through(self, load: cst.Name, path: tuple, depth: int) -> Use | None:
@@ -601,14 +702,15 @@ class Facts:
                 node = node.value
             elif (
                 m.matches(node, m.Call())
-                and self.api.get(node.func) in (names.FREEZE, names.UNFREEZE, names.FROZEN_DICT)
+                and self.api.get(node.func)
+                in (names.FREEZE, names.UNFREEZE, names.FROZEN_DICT)
                 and len(node.args) == 1
             ):
                 node = node.args[0].value
             else:
                 return None, ()
 
-    # --- freshness ---------------------------------------------------------------------
+    # --- freshness --------------------------------------------------------------------
 
     def is_fresh_dict(self, expr: cst.BaseExpression) -> bool:
         """Whether ``expr`` builds plain dicts nobody else holds (init results, ...)."""
@@ -617,11 +719,12 @@ class Facts:
         node = expr
         while m.matches(node, m.Subscript()):
             node = node.value
-        if m.matches(node, m.Dict() | m.DictComp()):
-            return True
         if not m.matches(node, m.Call()):
             return False
-        if m.matches(node.func, m.Attribute()) and node.func.attr.value in names.FRESH_DICT_METHODS:
+        if (
+            m.matches(node.func, m.Attribute())
+            and node.func.attr.value in names.FRESH_DICT_METHODS
+        ):
             return True
         return bool(self.qualified(node.func) & names.FRESH_DICT_CALLS)
 
@@ -630,7 +733,8 @@ class Facts:
         while m.matches(node, m.Subscript()):
             node = node.value
         return m.matches(
-            node, m.Call(func=m.Attribute(attr=m.Name("init") | m.Name("init_with_output")))
+            node,
+            m.Call(func=m.Attribute(attr=m.Name("init") | m.Name("init_with_output"))),
         )
 
     def owned_and_dead(self, expr: cst.BaseExpression) -> bool:
@@ -650,9 +754,11 @@ class Facts:
         return self._loads(scope, root.value, -1) == [root]
 
     def is_fresh_tuple(self, value: cst.CSTNode) -> bool:
-        return m.matches(value, m.Call(func=m.Attribute())) and (
-            value.func.attr.value in names.FRESH_DICT_METHODS
-        ) and not self.flag_on
+        return (
+            m.matches(value, m.Call(func=m.Attribute()))
+            and (value.func.attr.value in names.FRESH_DICT_METHODS)
+            and not self.flag_on
+        )
 
     # --- helpers ----------------------------------------------------------------------
 
@@ -677,7 +783,7 @@ class Facts:
         return function is not None and function in self.properties
 
     def frozen_receiver(self, call: cst.Call) -> bool:
-        """``freeze(x).copy(...)``-style: the call is the receiver of a FrozenDict method.
+        """``freeze(x).copy(...)``: the call is the receiver of a FrozenDict method.
 
         The family of the outer method decides for both calls (see the commands).
         """
@@ -693,23 +799,18 @@ class Facts:
 
     def frozen_source(self, receiver: cst.BaseExpression) -> cst.BaseExpression | None:
         """``x`` for a receiver ``freeze(x)`` / ``FrozenDict(x)``, else None."""
-        if (
-            m.matches(receiver, m.Call(args=[m.Arg(keyword=None, star="")]))
-            and self.api.get(receiver.func) in (names.FREEZE, names.FROZEN_DICT)
-        ):
+        if m.matches(
+            receiver, m.Call(args=[m.Arg(keyword=None, star="")])
+        ) and self.api.get(receiver.func) in (names.FREEZE, names.FROZEN_DICT):
             return receiver.args[0].value
         return None
 
     def is_module_like(self, receiver: cst.BaseExpression) -> bool:
-        """``np``, ``copy.copy``, ``tf.io.gfile``: an import, or a name never bound."""
+        """``np``, ``copy.copy``, ``tf.io.gfile``: a dotted name rooted at an import."""
         if not m.matches(receiver, m.Name() | m.Attribute()):
             return False
         root = names.chain_root(receiver)
-        if root is None:
-            return False
-        if root.value in self.imports:
-            return True
-        return not any(scope.bound(root.value) for scope in self.scopes.values())
+        return root is not None and root.value in self.imports
 
     def in_wrapper(self, node: cst.CSTNode) -> bool:
         return any(a in self.wrappers for a in self.ancestors(node))
@@ -722,7 +823,9 @@ def is_two_target_pop(call: cst.Call, parents: dict) -> bool:
     """``a, b = x.pop(k)``: FrozenDict.pop (returns ``(rest, value)``), not dict.pop."""
     parent = parents.get(call)
     return (
-        m.matches(parent, m.Assign(targets=[m.AssignTarget(target=m.Tuple() | m.List())]))
+        m.matches(
+            parent, m.Assign(targets=[m.AssignTarget(target=m.Tuple() | m.List())])
+        )
         and parent.value is call
         and len(parent.targets[0].target.elements) == 2
         and not any(
@@ -809,7 +912,7 @@ def _strongest(uses: list[Use]) -> Use:
 
 
 def build_facts(module: cst.Module, qualify: Qualify) -> Facts:
-    """Runs the analysis pass over ``module`` (the tree the metadata was computed on)."""
+    """Runs the analysis pass over ``module`` (the tree the metadata belongs to)."""
     facts = Facts(module, qualify)
     module.visit(_FactsVisitor(facts))
     return facts
@@ -886,14 +989,18 @@ class _FactsVisitor(cst.CSTVisitor):
                 ),
             ):
                 assign = statement.body[0]
-                api = self.f.resolve(assign.value) if m.matches(
-                    assign.value, m.Name() | m.Attribute()
-                ) else None
+                api = (
+                    self.f.resolve(assign.value)
+                    if m.matches(assign.value, m.Name() | m.Attribute())
+                    else None
+                )
                 if api is not None and api not in (names.DUAL_POP, names.DUAL_COPY):
                     alias = assign.targets[0].target.value
                     self.f.aliases[alias] = api
                     self.f.alias_defs[alias] = statement
-            elif m.matches(statement, m.FunctionDef(decorators=[])):
+            elif m.matches(statement, m.FunctionDef(decorators=[])) and (
+                statement.name.value.startswith("_")
+            ):
                 api = self._wrapper_api(statement)
                 if api is not None:
                     self.f.aliases[statement.name.value] = api
@@ -926,7 +1033,13 @@ class _FactsVisitor(cst.CSTVisitor):
             body = body[1:]
         param = params.params[0].name.value
         pattern = m.SimpleStatementLine(
-            body=[m.Return(value=m.Call(args=[m.Arg(value=m.Name(param), keyword=None, star="")]))]
+            body=[
+                m.Return(
+                    value=m.Call(
+                        args=[m.Arg(value=m.Name(param), keyword=None, star="")]
+                    )
+                )
+            ]
         )
         if len(body) != 1 or not m.matches(body[0], pattern):
             return None
@@ -938,12 +1051,14 @@ class _FactsVisitor(cst.CSTVisitor):
     def visit_Import(self, node: cst.Import) -> bool:
         for alias in node.names:
             module = _dotted(alias.name)
-            asname = alias.asname.name.value if alias.asname and m.matches(
-                alias.asname.name, m.Name()
-            ) else None
+            asname = (
+                alias.asname.name.value
+                if alias.asname and m.matches(alias.asname.name, m.Name())
+                else None
+            )
             local = asname or module.partition(".")[0]
             self._record_import(local, (module, None, asname))
-            if module.partition(".")[0] in ("flax", "jax"):
+            if module.partition(".")[0] == "flax":
                 self.f.flaxy = True
         return False
 
@@ -951,15 +1066,17 @@ class _FactsVisitor(cst.CSTVisitor):
         if node.relative or node.module is None:
             return False
         module = _dotted(node.module)
-        if module.partition(".")[0] in ("flax", "jax"):
+        if module.partition(".")[0] == "flax":
             self.f.flaxy = True
         if m.matches(node.names, m.ImportStar()):
             return False
         for alias in node.names:
             obj = _dotted(alias.name)
-            asname = alias.asname.name.value if alias.asname and m.matches(
-                alias.asname.name, m.Name()
-            ) else None
+            asname = (
+                alias.asname.name.value
+                if alias.asname and m.matches(alias.asname.name, m.Name())
+                else None
+            )
             self._record_import(asname or obj, (module, obj, asname))
         return False
 
@@ -1080,16 +1197,35 @@ class _FactsVisitor(cst.CSTVisitor):
                 if len(node.args) > 1 and m.matches(node.args[1].value, m.Name("True")):
                     self.f.flag_on = True
         else:
-            api = self.f.resolve(func) if m.matches(func, m.Name() | m.Attribute()) else None
-            if api in (names.FREEZE, names.FROZEN_DICT):
+            api = (
+                self.f.resolve(func)
+                if m.matches(func, m.Name() | m.Attribute())
+                else None
+            )
+            parent = self.stack[-2] if len(self.stack) > 1 else None
+            receiver = m.matches(parent, m.Attribute()) and (
+                parent.attr.value in names.FROZEN_METHODS
+            )
+            # freeze(x).unfreeze() is a copy idiom, not half of a round trip.
+            if api in (names.FREEZE, names.FROZEN_DICT) and not receiver:
                 self._mark("make", node)
 
     def _mentions_frozen_dict(self, node: cst.BaseExpression) -> bool:
-        candidates = [e.value for e in node.elements] if m.matches(node, m.Tuple()) else [node]
-        return any(
-            m.matches(c, m.Name() | m.Attribute()) and self.f.resolve(c) == names.FROZEN_DICT
+        """A check that tells FrozenDicts from dicts (not ``(dict, FrozenDict)``)."""
+        candidates = (
+            [e.value for e in node.elements] if m.matches(node, m.Tuple()) else [node]
+        )
+        frozen = any(
+            m.matches(c, m.Name() | m.Attribute())
+            and self.f.resolve(c) == names.FROZEN_DICT
             for c in candidates
         )
+        mapping = any(
+            (names.dotted_name(c) or "").rpartition(".")[2]
+            in ("dict", "Dict", "Mapping", "MutableMapping")
+            for c in candidates
+        )
+        return frozen and not mapping
 
     def _mark(self, marker: str, node: cst.CSTNode) -> None:
         for ancestor in reversed(self.stack[:-1]):
@@ -1106,11 +1242,15 @@ class _FactsVisitor(cst.CSTVisitor):
         jitted = False
         for decorator in node.decorators:
             expr = decorator.decorator
-            qualified = self.f.qualified(expr.func if m.matches(expr, m.Call()) else expr)
+            qualified = self.f.qualified(
+                expr.func if m.matches(expr, m.Call()) else expr
+            )
             dotted = names.dotted_name(expr) or ""
-            if qualified & names.PROPERTY_DECORATORS or dotted.endswith(
-                (".setter", ".deleter")
-            ) or dotted in ("property", "cached_property"):
+            if (
+                qualified & names.PROPERTY_DECORATORS
+                or dotted.endswith((".setter", ".deleter"))
+                or dotted in ("property", "cached_property")
+            ):
                 self.f.properties.add(node)
             if qualified & names.CACHING_DECORATORS:
                 self.f.cached_functions.add(node.name.value)
@@ -1163,11 +1303,19 @@ class _FactsVisitor(cst.CSTVisitor):
             if not any(q.endswith("dataclass") for q in qualified):
                 continue
             info.dataclass_like = True
-            flax_struct = any(q.startswith(("flax.struct", "struct.")) for q in qualified)
+            flax_struct = any(
+                q.startswith(("flax.struct", "struct.")) for q in qualified
+            )
             if flax_struct:
                 info.hashed_fields = info.hashed_fields or frozenset()
             elif m.matches(expr, m.Call()) and any(
-                m.matches(a, m.Arg(keyword=m.Name("frozen") | m.Name("unsafe_hash"), value=m.Name("True")))
+                m.matches(
+                    a,
+                    m.Arg(
+                        keyword=m.Name("frozen") | m.Name("unsafe_hash"),
+                        value=m.Name("True"),
+                    ),
+                )
                 for a in expr.args
             ):
                 info.hashed_fields = frozenset({"*"})
@@ -1193,14 +1341,18 @@ class _FactsVisitor(cst.CSTVisitor):
         info = self.f.class_of.get(self.scope.node)
         if info is None or info.hashed_fields is None or "*" in info.hashed_fields:
             return
-        if node.value is not None and m.matches(node.value, m.Call()) and any(
-            m.matches(a, m.Arg(keyword=m.Name("pytree_node") | m.Name("static")))
-            and (
-                m.matches(a.value, m.Name("False"))
-                if a.keyword.value == "pytree_node"
-                else m.matches(a.value, m.Name("True"))
+        if (
+            node.value is not None
+            and m.matches(node.value, m.Call())
+            and any(
+                m.matches(a, m.Arg(keyword=m.Name("pytree_node") | m.Name("static")))
+                and (
+                    m.matches(a.value, m.Name("False"))
+                    if a.keyword.value == "pytree_node"
+                    else m.matches(a.value, m.Name("True"))
+                )
+                for a in node.value.args
             )
-            for a in node.value.args
         ):
             info.hashed_fields = info.hashed_fields | {node.target.value}
             self.f.hash_replace_fields.add(node.target.value)
@@ -1220,7 +1372,9 @@ def _static_from_args(args, static_names: set[str], static_nums: set[int]) -> No
                 v for v in (names.literal_string(x) for x in values) if v is not None
             )
         elif arg.keyword.value in ("static_argnums", "static_broadcasted_argnums"):
-            static_nums.update(int(x.value) for x in values if m.matches(x, m.Integer()))
+            static_nums.update(
+                int(x.value) for x in values if m.matches(x, m.Integer())
+            )
 
 
 def _all_params(params: cst.Parameters) -> list[cst.Param]:

@@ -19,7 +19,9 @@ position of the first non-import statement, both of which the skeleton keeps.
 
 from __future__ import annotations
 
+import io
 import re
+import tokenize
 
 import libcst as cst
 import libcst.matchers as m
@@ -27,28 +29,60 @@ from libcst.codemod import CodemodContext
 from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 
 _MARKER = "# variables-migration-skeleton "
-_IMPORT_LINE = m.SimpleStatementLine(body=[m.AtLeastN(m.Import() | m.ImportFrom(), n=1)])
-_DOCSTRING = m.SimpleStatementLine(body=[m.Expr(value=m.SimpleString() | m.ConcatenatedString())])
+_IMPORT_LINE = m.SimpleStatementLine(
+    body=[m.AtLeastN(m.Import() | m.ImportFrom(), n=1)]
+)
+_DOCSTRING = m.SimpleStatementLine(
+    body=[m.Expr(value=m.SimpleString() | m.ConcatenatedString())]
+)
 
 
 def keep_only_unused_removals(context: CodemodContext, tree: cst.Module) -> None:
-    """Drops scheduled import removals whose name still appears in the code."""
+    """Drops scheduled import removals whose name is still used in the module.
+
+    A name counts as used where it appears as a name token outside the import
+    statements (not after a ``.``), or as a string equal to it (``__all__``);
+    comments and docstrings do not count.
+    """
     requests = context.scratch.get(RemoveImportsVisitor.CONTEXT_KEY)
     if not requests:
         return
-    code = tree.code
     import_code = "".join(
         tree.code_for_node(statement)
         for statement in tree.body
         if m.matches(statement, _IMPORT_LINE)
     )
+    total, in_imports = _name_counts(tree.code), _name_counts(import_code)
     kept = []
     for module, obj, asname in requests:
         local = asname or obj or module.partition(".")[0]
-        pattern = re.compile(rf"(?<![\w.]){re.escape(local)}\b")
-        if len(pattern.findall(code)) <= len(pattern.findall(import_code)):
+        if total.get(local, 0) <= in_imports.get(local, 0):
             kept.append((module, obj, asname))
     context.scratch[RemoveImportsVisitor.CONTEXT_KEY] = kept
+
+
+def _name_counts(code: str) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    previous = ""
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(code).readline):
+            if token.type == tokenize.NAME and previous != ".":
+                counts[token.string] = counts.get(token.string, 0) + 1
+            elif token.type == tokenize.STRING:
+                prefix = token.string[
+                    : len(token.string) - len(token.string.lstrip("rRbBuUfF"))
+                ]
+                if "f" in prefix.lower():  # names inside f-string fields are uses
+                    for name in re.findall(r"[A-Za-z_]\w*", token.string):
+                        counts[name] = counts.get(name, 0) + 1
+                value = token.string.strip("'\"")
+                if value.isidentifier():
+                    counts[value] = counts.get(value, 0) + 1
+            if token.type not in (tokenize.NL, tokenize.NEWLINE, tokenize.COMMENT):
+                previous = token.string
+    except (tokenize.TokenError, SyntaxError):
+        return {name: 10**9 for name in re.findall(r"\w+", code)}
+    return counts
 
 
 def apply_import_changes(context: CodemodContext, tree: cst.Module) -> cst.Module:
@@ -74,14 +108,34 @@ def _skeleton(tree: cst.Module) -> cst.Module:
     body = []
     for index, statement in enumerate(tree.body):
         marker = cst.EmptyLine(indent=False, comment=cst.Comment(f"{_MARKER}{index}"))
-        if m.matches(statement, _IMPORT_LINE) or (index == 0 and m.matches(statement, _DOCSTRING)):
-            body.append(statement.with_changes(leading_lines=[*statement.leading_lines, marker]))
+        if m.matches(statement, _IMPORT_LINE) or (
+            index == 0 and m.matches(statement, _DOCSTRING)
+        ):
+            body.append(
+                statement.with_changes(leading_lines=[*statement.leading_lines, marker])
+            )
         else:
             body.append(cst.SimpleStatementLine([cst.Pass()], leading_lines=[marker]))
     return tree.with_changes(body=body)
 
 
 def _splice(tree: cst.Module, skeleton: cst.Module) -> cst.Module:
+    body = _splice_body(tree, skeleton)
+    if (
+        body
+        and tree.body
+        and not any(line.comment is None for line in tree.body[0].leading_lines)
+    ):
+        # When the first statement went away, the blank lines that separated it
+        # from the next one must not end up at the top of the file.
+        lines = list(body[0].leading_lines)
+        while lines and lines[0].comment is None:
+            lines.pop(0)
+        body[0] = body[0].with_changes(leading_lines=lines)
+    return tree.with_changes(body=body)
+
+
+def _splice_body(tree: cst.Module, skeleton: cst.Module) -> list:
     body = []
     for statement in skeleton.body:
         index = _marker_index(statement)
@@ -89,12 +143,16 @@ def _splice(tree: cst.Module, skeleton: cst.Module) -> cst.Module:
             body.append(statement)
             continue
         original = tree.body[index]
-        if m.matches(original, _IMPORT_LINE) or (index == 0 and m.matches(original, _DOCSTRING)):
-            lines = [line for line in statement.leading_lines if _marker_of(line) is None]
+        if m.matches(original, _IMPORT_LINE) or (
+            index == 0 and m.matches(original, _DOCSTRING)
+        ):
+            lines = [
+                line for line in statement.leading_lines if _marker_of(line) is None
+            ]
             body.append(statement.with_changes(leading_lines=lines))
         else:
             body.append(original)
-    return tree.with_changes(body=body)
+    return body
 
 
 def _marker_index(statement: cst.CSTNode) -> int | None:
@@ -107,5 +165,5 @@ def _marker_index(statement: cst.CSTNode) -> int | None:
 
 def _marker_of(line: cst.EmptyLine) -> int | None:
     if line.comment is not None and line.comment.value.startswith(_MARKER):
-        return int(line.comment.value[len(_MARKER):])
+        return int(line.comment.value[len(_MARKER) :])
     return None

@@ -240,11 +240,7 @@ READ_ONLY_ARG_METHODS = frozenset(
 #: Calls that return fresh plain-dict trees nobody else holds (when the flag is off).
 FRESH_DICT_METHODS = frozenset({"init", "init_with_output", "apply"})
 FRESH_DICT_CALLS = frozenset(
-    {
-        "flax.traverse_util.unflatten_dict",
-        "flax.traverse_util.flatten_dict",
-        "builtins.dict",
-    }
+    {"flax.traverse_util.unflatten_dict", "flax.traverse_util.flatten_dict"}
 )
 #: Decorators that make a function's arguments cache keys (HASH).
 CACHING_DECORATORS = frozenset({"functools.lru_cache", "functools.cache"})
@@ -269,9 +265,11 @@ def dotted_name(node: cst.CSTNode) -> str | None:
     >>> dotted_name(cst.parse_expression("flax.core.freeze"))
     'flax.core.freeze'
     """
-    return get_full_name_for_node(node) if m.matches(
-        node, m.Name() | m.Attribute()
-    ) else None
+    return (
+        get_full_name_for_node(node)
+        if m.matches(node, m.Name() | m.Attribute())
+        else None
+    )
 
 
 def chain_root(node: cst.BaseExpression) -> cst.Name | None:

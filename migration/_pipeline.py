@@ -47,7 +47,7 @@ class MigrateFrozenDictCommand(MigrationHelpers, CodemodCommand):
 
     def transform_module_impl(self, tree: cst.Module) -> cst.Module:
         facts = self.facts
-        if not facts.flaxy and not facts.api and "add_or_replace" not in tree.code:
+        if not facts.flaxy:
             raise SkipFile("the module never uses flax")
         families = _families(self.use_variables, self.annotate)
         for family in families:
@@ -130,7 +130,9 @@ def _families(use_variables: bool, annotate: bool) -> list[MigrationCommand]:
 class _Fanout(cst.CSTTransformer):
     """Calls each family's ``on_leave`` for the node types it has matchers for."""
 
-    def __init__(self, owner: MigrationHelpers, families: list[MigrationCommand]) -> None:
+    def __init__(
+        self, owner: MigrationHelpers, families: list[MigrationCommand]
+    ) -> None:
         super().__init__()
         self.owner = owner
         self.table: dict[type, list[MigrationCommand]] = {}

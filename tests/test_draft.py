@@ -1354,3 +1354,19 @@ def test_random_edits_under_jit_match_eager(tree, data):
     traced = jax.jit(lambda t: vs.produce(t, replay))(tree)
     assert same(jax.tree.map(np.asarray, traced), model)
     assert jax.tree.structure(traced) == jax.tree.structure(eager)
+
+
+def test_model_draft_edits_collections_and_refuses_internal_slots():
+    import flax.linen as nn
+    import jax.numpy as jnp
+
+    model = vs.Model.init(nn.Dense(2), 0, jnp.ones((1, 3)))
+    with vs.unfrozen(model) as d:
+        d.params["kernel"] *= 0
+        d["params"]["bias"] = jnp.ones(2)
+        with pytest.raises(vs.FieldError, match=r"cannot read \.variables through a draft.*'params'"):
+            d.variables
+    new = vs.result(d)
+    assert type(new) is vs.Model
+    assert float(new.params["kernel"].sum()) == 0.0 and float(new.params["bias"].sum()) == 2.0
+    assert float(model.params["bias"].sum()) == 0.0

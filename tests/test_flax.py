@@ -875,6 +875,9 @@ def test_replace():
     assert wider.module == NET and wider.module is not NET
     assert type(wider.variables["params"]) is FrozenDict
     assert model.replace() is not model
+    # Same module and collection names: the treedef's static part is reused.
+    assert new._static is model._static
+    assert model.replace(variables=dict(model.variables))._static is model._static
     extra = model.replace(extra={"a": jnp.ones(1)})
     assert list(extra.variables) == [
         "batch_stats",
@@ -918,6 +921,10 @@ def test_model_construction_errors():
         vs.Model(NET, {0: {}, "params": {}})
     with pytest.raises(vs.StructureError, match=r"Model.replace needs `variables`"):
         make_model().replace(variables=[1])
+    with pytest.raises(
+        vs.StructureError, match=r"Model.replace needs collection names"
+    ):
+        make_model().replace(variables={1: {}})
 
 
 def test_model_params_missing():

@@ -32,10 +32,11 @@ class CNN(nn.Module):
 
 
 def test_mlp_regression_trains_end_to_end():
-    kx, kn = jax.random.split(jax.random.key(0))
-    x = jax.random.uniform(kx, (256, 2), minval=-1.0, maxval=1.0)
-    y = jnp.sin(2.0 * x[:, :1]) + x[:, 1:] ** 2 + 0.01 * jax.random.normal(kn, (256, 1))
-    model = vs.Model.init(MLP(), 0, x[:1])
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1.0, 1.0, (256, 2)).astype(np.float32)
+    y = np.sin(2.0 * x[:, :1]) + x[:, 1:] ** 2 + 0.01 * rng.normal(size=(256, 1))
+    y = y.astype(np.float32)
+    model = jax.jit(lambda: vs.Model.init(MLP(), 0, x[:1]))()
     tx = optax.adam(1e-2)
     opt_state = tx.init(model)  # the optimiser sees the whole Model, PyTorch style
     traces = []
@@ -57,24 +58,24 @@ def test_mlp_regression_trains_end_to_end():
         losses.append(float(loss))
     assert isinstance(model, vs.Model) and model.module == MLP()
     assert len(traces) == 1  # the Model's treedef is stable: one trace
-    assert losses[-1] < 0.1 * losses[0], losses[::10]
+    assert losses[-1] < 0.05 * losses[0], losses[::10]
     np.testing.assert_allclose(jnp.mean((model(x) - y) ** 2), losses[-1], rtol=0.2)
 
 
-def _images(key: jax.Array, n: int) -> tuple[jax.Array, jax.Array]:
+def _images(seed: int, n: int) -> tuple[np.ndarray, np.ndarray]:
     """8x8 noise images; class 1 is brighter in the top half, class 0 in the bottom."""
-    kn, kl = jax.random.split(key)
-    labels = jax.random.bernoulli(kl, 0.5, (n,)).astype(jnp.int32)
-    rows = jnp.arange(8)[None, :, None, None]
-    top = (rows < 4).astype(jnp.float32)
-    signal = jnp.where(labels[:, None, None, None] == 1, top, 1.0 - top)
-    return 0.5 * signal + 0.5 * jax.random.normal(kn, (n, 8, 8, 1)), labels
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 2, n).astype(np.int32)
+    top = (np.arange(8) < 4).astype(np.float32)[None, :, None, None]
+    signal = np.where(labels[:, None, None, None] == 1, top, 1.0 - top)
+    images = 0.5 * signal + 0.5 * rng.normal(size=(n, 8, 8, 1))
+    return images.astype(np.float32), labels
 
 
 def test_cnn_with_batchnorm_and_dropout_trains_end_to_end():
-    x, y = _images(jax.random.key(1), 256)
-    x_test, y_test = _images(jax.random.key(2), 128)
-    model = vs.Model.init(CNN(), 0, x[:2], train=False)
+    x, y = _images(1, 256)
+    x_test, y_test = _images(2, 128)
+    model = jax.jit(lambda: vs.Model.init(CNN(), 0, x[:2], train=False))()
     initial_stats = model.variables["batch_stats"]
     tx = optax.adam(3e-3)
     opt_state = tx.init(model.params)  # only the params are trained
@@ -105,7 +106,7 @@ def test_cnn_with_batchnorm_and_dropout_trains_end_to_end():
         losses.append(float(loss))
     assert isinstance(model, vs.Model)
     assert len(traces) == 1
-    assert np.mean(losses[-5:]) < 0.3 * np.mean(losses[:3]), losses[::5]
+    assert np.mean(losses[-5:]) < 0.1 * np.mean(losses[:3]), losses[::5]
 
     # Training moved the running statistics.
     mean = model.variables["batch_stats"]["BatchNorm_0"]["mean"]

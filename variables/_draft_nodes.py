@@ -26,6 +26,7 @@ import copy as _copy
 import dataclasses
 import inspect
 import operator
+import types
 from collections.abc import Mapping, MutableMapping, MutableSequence, Sequence
 from typing import Any, Final
 
@@ -889,6 +890,17 @@ class RecordDraft(Draft):
                 return getattr(base, name)
             except AttributeError:
                 raise self._vs_no_field(name) from None
+        if isinstance(attr, types.MemberDescriptorType):
+            # A __slots__ slot that is not a pytree field (e.g. vs.Model.variables):
+            # reading it from the draft would hand out the input's own containers.
+            fields = list(self._vs_orig)
+            raise FieldError(
+                f"cannot read .{name} through a draft of a {_kind(self)}: it is "
+                f"internal storage, not one of its pytree fields. Edit the fields "
+                f"instead: {describe_keys(fields)} (e.g. draft[{fields[0]!r}]...)."
+                if fields
+                else f"cannot read .{name} through a draft of a {_kind(self)}."
+            )
         get = getattr(type(attr), "__get__", None)
         return attr if get is None else get(attr, self, type(base))
 

@@ -113,4 +113,13 @@ class ApplyError(VariablesError, ValueError):
     Raised by `vs.init`, `vs.apply` and `vs.Model` in place of Flax's own errors
     about missing collections, parameters or rngs; the message lists what the module
     needs and what was given. The Flax error is kept as ``__cause__``.
+
+    Examples:
+        >>> import jax.numpy as jnp, flax.linen as nn
+        >>> import variables as vs
+        >>> try:
+        ...     vs.apply(nn.Dense(2), {"params": {}}, jnp.ones(3))
+        ... except vs.ApplyError as exc:
+        ...     print(str(exc).splitlines()[-2])
+        Missing: params/bias, params/kernel.
     """

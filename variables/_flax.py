@@ -575,19 +575,7 @@ class Model:
     def __init__(self, module: nn.Module, variables: Mapping[str, Any]) -> None:
         """Pairs ``module`` with ``variables`` (``{collection: {...}}``)."""
         _check_module(module, "vs.Model")
-        _check_variables(variables, "vs.Model")
-        pairs = (
-            _tree.items(variables)
-            if type(variables) is FrozenDict
-            else list(variables.items())
-        )
-        bad = [k for k, _ in pairs if not isinstance(k, str)]
-        if bad:
-            raise StructureError(
-                f"vs.Model needs collection names as strings, got {bad[0]!r} among "
-                f"{describe_keys([k for k, _ in pairs])}."
-            )
-        given = dict(pairs)
+        given = _collections(variables, "vs.Model")
         static = _Static(module, tuple(sorted(given)))
         _init_model(self, static, {name: given[name] for name in static.names})
 
@@ -687,11 +675,16 @@ class Model:
         new = dict(self.variables)
         for name, value in updates.items():
             new[name] = freeze(value) if type(new.get(name)) is FrozenDict else value
+        return self._with(new)
+
+    def _with(self, collections: dict[str, Any]) -> Model:
+        # A Model of the same module; the static part is reused when the names
+        # are the same, so the jit cache compares an object with itself.
         static = self._static
-        if len(new) != len(static.names):
-            static = _Static(self.module, tuple(sorted(new)))
+        if collections.keys() != set(static.names):
+            static = _Static(static.module, tuple(sorted(collections)))
         model = object.__new__(Model)
-        _init_model(model, static, {name: new[name] for name in static.names})
+        _init_model(model, static, {name: collections[name] for name in static.names})
         return model
 
     @property
@@ -744,9 +737,14 @@ class Model:
             >>> model.replace(module=nn.Dense(2, use_bias=False)).module.use_bias
             False
         """
-        new = dict(self.variables if variables is None else _plain_top(variables))
+        if variables is None:
+            new = dict(self.variables)
+        else:
+            new = _collections(variables, "Model.replace")
         new.update(collections)
-        return Model(self.module if module is None else module, new)
+        if module is None:
+            return self._with(new)
+        return Model(module, new)
 
     def __repr__(self) -> str:
         params = self.variables.get("params")
@@ -773,11 +771,20 @@ _MSG_FROZEN: Final = (
 )
 
 
-def _plain_top(variables: Any) -> dict:
-    _check_variables(variables, "Model.replace")
+def _collections(variables: Any, who: str) -> dict[str, Any]:
+    """``{collection: value}`` from a mapping of collections, names checked."""
+    _check_variables(variables, who)
     if type(variables) is FrozenDict:
-        return dict(_tree.items(variables))
-    return dict(variables)
+        pairs = _tree.items(variables)
+    else:
+        pairs = list(variables.items())
+    bad = [k for k, _ in pairs if not isinstance(k, str)]
+    if bad:
+        raise StructureError(
+            f"{who} needs collection names as strings, got {bad[0]!r} among "
+            f"{describe_keys([k for k, _ in pairs])}."
+        )
+    return dict(pairs)
 
 
 def _init_model(model: Model, static: _Static, collections: dict) -> None:

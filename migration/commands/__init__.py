@@ -8,7 +8,9 @@ once every use of an alias has been seen.
 
 from migration.commands.drop_freeze import DropFreezeCommand as DropFreezeCommand
 from migration.commands.drop_unfreeze import DropUnfreezeCommand as DropUnfreezeCommand
-from migration.commands.remove_aliases import RemoveAliasesCommand as RemoveAliasesCommand
+from migration.commands.remove_aliases import (
+    RemoveAliasesCommand as RemoveAliasesCommand,
+)
 from migration.commands.replace_annotations import (
     ReplaceAnnotationsCommand as ReplaceAnnotationsCommand,
 )

@@ -25,11 +25,15 @@ class DropFreezeCommand(MigrationCommand):
     DESCRIPTION = "Drop flax.core.freeze(x) where a plain dict means the same."
 
     @m.leave(m.Call(args=[m.Arg(keyword=None, star="")]))
-    def drop_freeze(self, original_node: cst.Call, updated_node: cst.Call) -> cst.BaseExpression:
+    def drop_freeze(
+        self, original_node: cst.Call, updated_node: cst.Call
+    ) -> cst.BaseExpression:
         facts = self.facts
-        if facts.api.get(original_node.func) != names.FREEZE or facts.in_wrapper(
-            original_node
-        ) or facts.frozen_receiver(original_node):
+        if (
+            facts.api.get(original_node.func) != names.FREEZE
+            or facts.in_wrapper(original_node)
+            or facts.frozen_receiver(original_node)
+        ):
             return updated_node
         source = original_node.args[0].value
         pattern = freeze_pattern(facts, source)
@@ -41,9 +45,13 @@ class DropFreezeCommand(MigrationCommand):
                 self.release(original_node.func)
                 return _edit.keep_parens(
                     updated_node,
-                    updated_node.with_changes(func=self.vs("clone_pytree"), lpar=[], rpar=[]),
+                    updated_node.with_changes(
+                        func=self.vs("clone_pytree"), lpar=[], rpar=[]
+                    ),
                 )
-            self.refuse(original_node, trap_pattern(facts, original_node, pattern, kind), reason)
+            self.refuse(
+                original_node, trap_pattern(facts, original_node, pattern, kind), reason
+            )
             return updated_node
         self.record(pattern, original_node)
         if fully_qualified(original_node.func):

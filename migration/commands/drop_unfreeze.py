@@ -1,4 +1,4 @@
-"""``unfreeze(x)`` / ``x.unfreeze()`` -> ``x`` where no copy is needed (P02, P03, P17)."""
+"""``unfreeze(x)`` / ``x.unfreeze()`` -> ``x`` where no copy is needed (P02, P03)."""
 
 from __future__ import annotations
 
@@ -31,18 +31,24 @@ class DropUnfreezeCommand(MigrationCommand):
     DESCRIPTION = "Drop unfreeze(x) / x.unfreeze() where the copy is not needed."
 
     @m.leave(m.Call())
-    def drop_unfreeze(self, original_node: cst.Call, updated_node: cst.Call) -> cst.BaseExpression:
+    def drop_unfreeze(
+        self, original_node: cst.Call, updated_node: cst.Call
+    ) -> cst.BaseExpression:
         facts = self.facts
         func = original_node.func
         if facts.in_wrapper(original_node):
             return updated_node
         if facts.api.get(func) == names.UNFREEZE:
-            if len(original_node.args) != 1 or original_node.args[0].keyword or (
-                original_node.args[0].star
+            if (
+                len(original_node.args) != 1
+                or original_node.args[0].keyword
+                or (original_node.args[0].star)
             ):
                 return updated_node
             source = original_node.args[0].value
-            return self._decide(original_node, updated_node, source, updated_node.args[0].value, False)
+            return self._decide(
+                original_node, updated_node, source, updated_node.args[0].value, False
+            )
         if (
             m.matches(func, m.Attribute(attr=m.Name("unfreeze")))
             and not original_node.args
@@ -58,9 +64,10 @@ class DropUnfreezeCommand(MigrationCommand):
                 # FrozenDict(x).unfreeze() / freeze(x).unfreeze(): a deep copy of x.
                 self.release(receiver.func)
                 receiver, new_receiver = inner, new_receiver.args[0].value
-            return self._decide(original_node, updated_node, receiver, new_receiver, True)
+            return self._decide(
+                original_node, updated_node, receiver, new_receiver, True
+            )
         return updated_node
-
 
     def _decide(
         self,
@@ -70,15 +77,16 @@ class DropUnfreezeCommand(MigrationCommand):
         new_source: cst.BaseExpression,
         method: bool,
     ) -> cst.BaseExpression:
-        facts = self.facts
         pattern = "P03" if method else "P02"
         drop = self._drop_label(original, source, pattern)
         if drop is not None:
             self.record(drop, original)
             if not method:
                 self.release(original.func)
-            return _edit.unwrap_call(updated, new_source) if not method else _edit.keep_parens(
-                updated, _parenthesize(new_source)
+            return (
+                _edit.unwrap_call(updated, new_source)
+                if not method
+                else _edit.keep_parens(updated, _parenthesize(new_source))
             )
         why = self._why_copy(original, source)
         trap, reason = why
@@ -90,9 +98,20 @@ class DropUnfreezeCommand(MigrationCommand):
         if method:
             self.record(pattern, original)
             if trap != "LINEN":
-                self.refuse(original, f"P03/{trap}", f"{reason}; rewrote it to `flax.core.unfreeze(...)`, which still copies")
-            return self._copy_call(updated, self.flax_core("unfreeze"), new_source, method)
-        self.refuse(original, f"P02/{trap}", f"{reason}; kept `unfreeze` (it still copies a dict)")
+                self.refuse(
+                    original,
+                    f"P03/{trap}",
+                    f"{reason}; rewrote it to `flax.core.unfreeze(...)`, "
+                    "which still copies",
+                )
+            return self._copy_call(
+                updated, self.flax_core("unfreeze"), new_source, method
+            )
+        self.refuse(
+            original,
+            f"P02/{trap}",
+            f"{reason}; kept `unfreeze` (it still copies a dict)",
+        )
         return updated
 
     def _copy_call(self, updated: cst.Call, func, new_source, method: bool) -> cst.Call:
@@ -100,15 +119,17 @@ class DropUnfreezeCommand(MigrationCommand):
             return updated.with_changes(func=func)
         return _edit.keep_parens(updated, _edit.call(func, new_source))
 
-    def _drop_label(self, original: cst.Call, source: cst.BaseExpression, pattern: str) -> str | None:
+    def _drop_label(
+        self, original: cst.Call, source: cst.BaseExpression, pattern: str
+    ) -> str | None:
         """The pattern id under which the copy can go, or None if it must stay."""
         facts = self.facts
         parent = facts.parents.get(original)
         if m.matches(parent, m.Arg(keyword=None, star="")):
             outer = facts.parents[parent]
-            if (
-                outer.args[0] is parent
-                and any(q.endswith("flatten_dict") and "unflatten" not in q for q in facts.qualified(outer.func))
+            if outer.args[0] is parent and any(
+                q.endswith("flatten_dict") and "unflatten" not in q
+                for q in facts.qualified(outer.func)
             ):
                 return "P02b"
         if facts.flag_on:
@@ -121,36 +142,63 @@ class DropUnfreezeCommand(MigrationCommand):
             return pattern
         if self._linen_field(source) or facts.typepres_region(original):
             return None
-        if self.result_escapes(original) is None and facts.source_mutation(source, original) is None:
+        if (
+            self.result_escapes(original) is None
+            and facts.source_mutation(source, original) is None
+        ):
             return pattern
         return None
 
-    def _why_copy(self, original: cst.Call, source: cst.BaseExpression) -> tuple[str, str]:
+    def _why_copy(
+        self, original: cst.Call, source: cst.BaseExpression
+    ) -> tuple[str, str]:
         facts = self.facts
         if facts.flag_on:
-            return "FLAG", "the module turns `flax_return_frozendict` on, so trees may still be FrozenDicts"
+            return (
+                "FLAG",
+                "the module turns `flax_return_frozendict` on, so trees may still "
+                "be FrozenDicts",
+            )
         if self._linen_field(source):
             return "LINEN", "Linen still stores dict fields of a Module as FrozenDicts"
         if facts.typepres_region(original):
-            return "TYPEPRES", "this code returns a FrozenDict exactly when it was given one"
+            return (
+                "TYPEPRES",
+                "this code returns a FrozenDict exactly when it was given one",
+            )
         use = self.result_escapes(original)
         if use is not None:
             if use.kind == TREEPAIR:
                 return "TREEDEF", f"the copy is a plain dict and {use.detail}"
             return "MUT", f"the copy may be changed: {use.detail}"
         mutation = facts.source_mutation(source, original)
-        return "MUT", f"{mutation.detail if mutation else 'the source changes later'}, and the copy protects it"
+        return (
+            "MUT",
+            f"{mutation.detail if mutation else 'the source changes later'}, "
+            "and the copy protects it",
+        )
 
     def _linen_field(self, source: cst.BaseExpression) -> bool:
         root = names.chain_root(source)
         info = self.facts.enclosing_class(source)
-        return root is not None and root.value == "self" and info is not None and info.linen
+        return (
+            root is not None
+            and root.value == "self"
+            and info is not None
+            and info.linen
+        )
 
 
 def _is_cache_read(source: cst.BaseExpression) -> bool:
-    return m.matches(
-        source, m.Subscript(slice=[m.SubscriptElement(slice=m.Index(value=m.SimpleString()))])
-    ) and names.literal_string(source.slice[0].slice.value) == "cache"
+    return (
+        m.matches(
+            source,
+            m.Subscript(
+                slice=[m.SubscriptElement(slice=m.Index(value=m.SimpleString()))]
+            ),
+        )
+        and names.literal_string(source.slice[0].slice.value) == "cache"
+    )
 
 
 def _parenthesize(expr: cst.BaseExpression) -> cst.BaseExpression:

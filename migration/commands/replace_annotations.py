@@ -46,7 +46,9 @@ class ReplaceAnnotationsCommand(MigrationCommand):
                         "FrozenDict; keep the annotation",
                     )
                 return updated_node
-        elif m.matches(parent, m.AnnAssign()) and facts.scope_of(parent).kind == "class":
+        elif (
+            m.matches(parent, m.AnnAssign()) and facts.scope_of(parent).kind == "class"
+        ):
             if parent.value is not None and self._mentions_call(parent.value):
                 self.claim(original_node)  # kept with its FrozenDict default (P15)
                 return updated_node
@@ -129,14 +131,19 @@ class ReplaceAnnotationsCommand(MigrationCommand):
         self.claim(reference)
         self.release(reference)
 
-    def _retype_generic(self, node: cst.Subscript, kind: str) -> cst.BaseExpression | None:
+    def _retype_generic(
+        self, node: cst.Subscript, kind: str
+    ) -> cst.BaseExpression | None:
         base = names.dotted_name(node.value) or ""
         members = [e.slice.value for e in node.slice if m.matches(e.slice, m.Index())]
         is_union = base.rpartition(".")[2] == "Union"
         if is_union and self._drop_frozen_members(members):
             kept = [
-                e for e in node.slice
-                if not (m.matches(e.slice, m.Index()) and self._is_frozen(e.slice.value))
+                e
+                for e in node.slice
+                if not (
+                    m.matches(e.slice, m.Index()) and self._is_frozen(e.slice.value)
+                )
             ]
             for e in node.slice:
                 if m.matches(e.slice, m.Index()) and self._is_frozen(e.slice.value):
@@ -154,7 +161,9 @@ class ReplaceAnnotationsCommand(MigrationCommand):
                 new_elements.append(element)
             else:
                 changed = True
-                new_elements.append(element.with_changes(slice=element.slice.with_changes(value=new)))
+                new_elements.append(
+                    element.with_changes(slice=element.slice.with_changes(value=new))
+                )
         return node.with_changes(slice=new_elements) if changed else None
 
     def _retype_union_operator(
@@ -210,12 +219,24 @@ class ReplaceAnnotationsCommand(MigrationCommand):
         if static is None:
             return False
         static_names, static_nums = static
-        positional = [p.name.value for p in (*function.params.posonly_params, *function.params.params)]
-        index = positional.index(param.name.value) if param.name.value in positional else None
+        positional = [
+            p.name.value
+            for p in (*function.params.posonly_params, *function.params.params)
+        ]
+        index = (
+            positional.index(param.name.value)
+            if param.name.value in positional
+            else None
+        )
         return param.name.value in static_names or index in static_nums
 
     def _mentions(self, node: cst.CSTNode) -> bool:
-        return bool(m.findall(node, m.MatchIfTrue(lambda n: self.facts.api.get(n) == names.FROZEN_DICT)))
+        return bool(
+            m.findall(
+                node,
+                m.MatchIfTrue(lambda n: self.facts.api.get(n) == names.FROZEN_DICT),
+            )
+        )
 
     def _mentions_call(self, node: cst.CSTNode) -> bool:
         facts = self.facts
@@ -223,8 +244,13 @@ class ReplaceAnnotationsCommand(MigrationCommand):
             m.findall(
                 node,
                 m.MatchIfTrue(
-                    lambda n: facts.api.get(n) in (names.FREEZE, names.FROZEN_DICT)
-                    or (m.matches(n, m.Name()) and n.value in _frozen_constants(facts))
+                    lambda n: (
+                        facts.api.get(n) in (names.FREEZE, names.FROZEN_DICT)
+                        or (
+                            m.matches(n, m.Name())
+                            and n.value in _frozen_constants(facts)
+                        )
+                    )
                 ),
             )
         )

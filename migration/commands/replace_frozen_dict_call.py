@@ -28,9 +28,11 @@ class ReplaceFrozenDictCallCommand(MigrationCommand):
         self, original_node: cst.Call, updated_node: cst.Call
     ) -> cst.BaseExpression:
         facts = self.facts
-        if facts.api.get(original_node.func) != names.FROZEN_DICT or facts.in_wrapper(
-            original_node
-        ) or facts.frozen_receiver(original_node):
+        if (
+            facts.api.get(original_node.func) != names.FROZEN_DICT
+            or facts.in_wrapper(original_node)
+            or facts.frozen_receiver(original_node)
+        ):
             return updated_node
         args = original_node.args
         single = len(args) == 1 and args[0].keyword is None and not args[0].star
@@ -42,7 +44,9 @@ class ReplaceFrozenDictCallCommand(MigrationCommand):
                 self.record("P05", original_node)
                 self.release(original_node.func)
                 return updated_node.with_changes(func=self.vs("clone_pytree"))
-            self.refuse(original_node, trap_pattern(facts, original_node, "P05", kind), reason)
+            self.refuse(
+                original_node, trap_pattern(facts, original_node, "P05", kind), reason
+            )
             return updated_node
         self.record("P05", original_node)
         if fully_qualified(original_node.func):

@@ -17,7 +17,9 @@ _MAPPING_TYPES = frozenset(
         "typing.MutableMapping",
     }
 )
-_TYPE_ASSERTIONS = frozenset({"assertIsInstance", "assertNotIsInstance", "assertIs", "assertIsNot"})
+_TYPE_ASSERTIONS = frozenset(
+    {"assertIsInstance", "assertNotIsInstance", "assertIs", "assertIsNot"}
+)
 
 
 class ReplaceIsinstanceCommand(MigrationCommand):
@@ -36,14 +38,22 @@ class ReplaceIsinstanceCommand(MigrationCommand):
 
     DESCRIPTION = "Rewrite isinstance checks that pair dict with FrozenDict."
 
-    @m.leave(m.Call(func=m.Name("isinstance") | m.Name("issubclass"), args=[m.Arg(), m.Arg()]))
-    def rewrite_isinstance(self, original_node: cst.Call, updated_node: cst.Call) -> cst.Call:
+    @m.leave(
+        m.Call(
+            func=m.Name("isinstance") | m.Name("issubclass"), args=[m.Arg(), m.Arg()]
+        )
+    )
+    def rewrite_isinstance(
+        self, original_node: cst.Call, updated_node: cst.Call
+    ) -> cst.Call:
         facts = self.facts
         types = original_node.args[1].value
         if facts.api.get(types) == names.FROZEN_DICT:
             self._lone(original_node, types)
             return updated_node
-        if self._kind(types) == "dict" and self._linen_field(original_node.args[0].value):
+        if self._kind(types) == "dict" and self._linen_field(
+            original_node.args[0].value
+        ):
             self.refuse(
                 original_node,
                 "P06/LINEN",
@@ -53,7 +63,9 @@ class ReplaceIsinstanceCommand(MigrationCommand):
             return updated_node
         if not m.matches(types, m.Tuple()):
             return updated_node
-        frozen = [e for e in types.elements if facts.api.get(e.value) == names.FROZEN_DICT]
+        frozen = [
+            e for e in types.elements if facts.api.get(e.value) == names.FROZEN_DICT
+        ]
         if not frozen:
             return updated_node
         kinds = [self._kind(e.value) for e in types.elements]
@@ -76,22 +88,28 @@ class ReplaceIsinstanceCommand(MigrationCommand):
             self.claim(element.value)
             self.release(element.value)
         self.record("P06", original_node)
-        new_types = kept[0] if len(kept) == 1 else types.with_changes(
-            elements=[
-                cst.Element(
-                    value,
-                    comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
-                    if i < len(kept) - 1
-                    else cst.MaybeSentinel.DEFAULT,
-                )
-                for i, value in enumerate(kept)
-            ]
+        new_types = (
+            kept[0]
+            if len(kept) == 1
+            else types.with_changes(
+                elements=[
+                    cst.Element(
+                        value,
+                        comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+                        if i < len(kept) - 1
+                        else cst.MaybeSentinel.DEFAULT,
+                    )
+                    for i, value in enumerate(kept)
+                ]
+            )
         )
         second = updated_node.args[1].with_changes(value=new_types)
         return updated_node.with_changes(args=[updated_node.args[0], second])
 
     @m.leave(m.Call(func=m.Attribute(attr=m.Name()), args=[m.Arg(), m.Arg()]))
-    def report_type_assertion(self, original_node: cst.Call, updated_node: cst.Call) -> cst.Call:
+    def report_type_assertion(
+        self, original_node: cst.Call, updated_node: cst.Call
+    ) -> cst.Call:
         if original_node.func.attr.value not in _TYPE_ASSERTIONS:
             return updated_node
         types = original_node.args[1].value
@@ -101,9 +119,14 @@ class ReplaceIsinstanceCommand(MigrationCommand):
         return updated_node
 
     @m.leave(m.Comparison())
-    def report_type_comparison(self, original_node: cst.Comparison, updated_node: cst.Comparison) -> cst.Comparison:
+    def report_type_comparison(
+        self, original_node: cst.Comparison, updated_node: cst.Comparison
+    ) -> cst.Comparison:
         facts = self.facts
-        operands = [original_node.left, *(t.comparator for t in original_node.comparisons)]
+        operands = [
+            original_node.left,
+            *(t.comparator for t in original_node.comparisons),
+        ]
         frozen = [o for o in operands if facts.api.get(o) == names.FROZEN_DICT]
         typed = any(m.matches(o, m.Call(func=m.Name("type"))) for o in operands)
         if frozen and typed:
@@ -136,7 +159,8 @@ class ReplaceIsinstanceCommand(MigrationCommand):
         facts = self.facts
         self.claim(reference)
         if any(
-            m.matches(a, m.Arg(keyword=m.Name("is_leaf"))) for a in facts.ancestors(call)
+            m.matches(a, m.Arg(keyword=m.Name("is_leaf")))
+            for a in facts.ancestors(call)
         ):
             self.refuse(
                 call,
@@ -149,7 +173,8 @@ class ReplaceIsinstanceCommand(MigrationCommand):
             self.refuse(
                 call,
                 "P06/TYPEPRES",
-                "this check decides whether to re-freeze the result; leave both halves, "
+                "this check decides whether to re-freeze the result; leave both "
+                "halves, "
                 "or remove them together",
             )
         else:

@@ -11,7 +11,9 @@ from migration._facts import is_two_target_pop
 
 _POP_ASSIGN = m.Assign(
     targets=[m.AssignTarget(target=m.Tuple() | m.List())],
-    value=m.Call(func=m.Attribute(attr=m.Name("pop")), args=[m.Arg(keyword=None, star="")]),
+    value=m.Call(
+        func=m.Attribute(attr=m.Name("pop")), args=[m.Arg(keyword=None, star="")]
+    ),
 )
 _INT_KEY = m.Integer() | m.UnaryOperation(expression=m.Integer())
 
@@ -36,23 +38,35 @@ class RewritePopCommand(MigrationCommand):
     DESCRIPTION = "Rewrite rest, value = x.pop(k) to flax.core.pop(x, k)."
 
     @m.leave(_POP_ASSIGN)
-    def rewrite_pop(self, original_node: cst.Assign, updated_node: cst.Assign) -> cst.Assign:
+    def rewrite_pop(
+        self, original_node: cst.Assign, updated_node: cst.Assign
+    ) -> cst.Assign:
         facts = self.facts
         call = original_node.value
         if not facts.flaxy or not is_two_target_pop(call, facts.parents):
             return updated_node
         key = call.args[0].value
         receiver = call.func.value
-        if m.matches(key, _INT_KEY) or self._plain_dict(receiver) or self.facts.is_module_like(receiver):
+        if (
+            m.matches(key, _INT_KEY)
+            or self._plain_dict(receiver)
+            or self.facts.is_module_like(receiver)
+        ):
             return updated_node
         if names.DUAL_POP in facts.defined_functions:
-            self.refuse(call, "P10/NEG", "the module defines its own `pop`, so this may not be FrozenDict.pop; check it by hand")
+            self.refuse(
+                call,
+                "P10/NEG",
+                "the module defines its own `pop`, so this may not be "
+                "FrozenDict.pop; check it by hand",
+            )
             return updated_node
         if names.literal_string(key) is None and not self._flax_receiver(receiver):
             self.refuse(
                 call,
                 "P10/POP",
-                "cannot tell a FrozenDict.pop from a list or dict pop with a computed key; "
+                "cannot tell a FrozenDict.pop from a list or dict pop with a "
+                "computed key; "
                 "if it is a FrozenDict write `rest, value = flax.core.pop(x, k)`",
             )
             return updated_node
@@ -72,7 +86,11 @@ class RewritePopCommand(MigrationCommand):
                 slice=[cst.SubscriptElement(cst.Index(new_call.args[0].value))],
             )
             return updated_node.with_changes(
-                targets=[updated_node.targets[0].with_changes(target=value.value.with_changes(lpar=[], rpar=[]))],
+                targets=[
+                    updated_node.targets[0].with_changes(
+                        target=value.value.with_changes(lpar=[], rpar=[])
+                    )
+                ],
                 value=subscript,
             )
         new_receiver = new_call.func.value
@@ -80,6 +98,7 @@ class RewritePopCommand(MigrationCommand):
             _re_evaluable(new_receiver)
             and not facts.flag_on
             and not facts.typepres_region(call)
+            and (inner is None or facts.source_mutation(inner, call) is None)
         ):
             return updated_node.with_changes(
                 value=_split(new_receiver, new_call.args[0].value)
@@ -114,7 +133,6 @@ class RewritePopCommand(MigrationCommand):
             for _, value in binds
         )
 
-
     def _flax_receiver(self, receiver: cst.BaseExpression) -> bool:
         facts = self.facts
         if facts.is_init_call(receiver):
@@ -137,7 +155,11 @@ def _re_evaluable(expr: cst.BaseExpression) -> bool:
         elif m.matches(
             expr,
             m.Subscript(
-                slice=[m.SubscriptElement(slice=m.Index(value=m.SimpleString() | m.Integer()))]
+                slice=[
+                    m.SubscriptElement(
+                        slice=m.Index(value=m.SimpleString() | m.Integer())
+                    )
+                ]
             ),
         ):
             expr = expr.value
@@ -152,7 +174,11 @@ def _split(receiver: cst.BaseExpression, key: cst.BaseExpression) -> cst.Tuple:
     ``jax.tree_util``) and nothing is mutated.
     """
     root = names.chain_root(receiver)
-    k, v = ("key", "value") if root is not None and root.value in ("k", "v") else ("k", "v")
+    k, v = (
+        ("key", "value")
+        if root is not None and root.value in ("k", "v")
+        else ("k", "v")
+    )
     comma = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
     rest = cst.DictComp(
         key=cst.Name(k),
@@ -168,11 +194,15 @@ def _split(receiver: cst.BaseExpression, key: cst.BaseExpression) -> cst.Tuple:
                 cst.CompIf(
                     test=cst.Comparison(
                         left=cst.Name(k),
-                        comparisons=[cst.ComparisonTarget(cst.NotEqual(), key.deep_clone())],
+                        comparisons=[
+                            cst.ComparisonTarget(cst.NotEqual(), key.deep_clone())
+                        ],
                     )
                 )
             ],
         ),
     )
     value = cst.Subscript(receiver.deep_clone(), [cst.SubscriptElement(cst.Index(key))])
-    return cst.Tuple([cst.Element(rest, comma=comma), cst.Element(value)], lpar=[], rpar=[])
+    return cst.Tuple(
+        [cst.Element(rest, comma=comma), cst.Element(value)], lpar=[], rpar=[]
+    )

@@ -1,4 +1,4 @@
-"""``x.pretty_repr()`` -> ``flax.core.pretty_repr(x)``; the function form is kept (P13)."""
+"""``x.pretty_repr()`` -> ``flax.core.pretty_repr(x)``; the function stays (P13)."""
 
 from __future__ import annotations
 
@@ -17,24 +17,21 @@ class RewritePrettyReprCommand(MigrationCommand):
 
     The method ``x.pretty_repr(...)`` does not exist on a dict, so it becomes the
     function ``flax.core.pretty_repr(x, ...)``, which accepts both types. Calls of
-    the function are kept as they are and reported: a dict prints as ``{...}``
-    where a FrozenDict printed ``FrozenDict({...})``, so golden logs and doctests
-    change.
+    the function are kept as they are. Both are reported (REPR): a dict prints as
+    ``{...}`` where a FrozenDict printed ``FrozenDict({...})``, so golden logs and
+    doctests change.
     """
 
     DESCRIPTION = "Rewrite x.pretty_repr() and report pretty_repr output changes."
 
     @m.leave(m.Call(func=m.Attribute(attr=m.Name("pretty_repr")) | m.Name()))
-    def rewrite_pretty_repr(self, original_node: cst.Call, updated_node: cst.Call) -> cst.BaseExpression:
+    def rewrite_pretty_repr(
+        self, original_node: cst.Call, updated_node: cst.Call
+    ) -> cst.BaseExpression:
         facts = self.facts
         func = original_node.func
         if facts.api.get(func) == names.PRETTY_REPR:
-            self.refuse(
-                original_node,
-                "P13/REPR",
-                "kept: `pretty_repr` accepts dicts, but the text it prints changes "
-                "(no `FrozenDict(` prefix); update golden logs and doctests",
-            )
+            self.refuse(original_node, "P13/REPR", _REPR_REASON)
             return updated_node
         if (
             m.matches(func, m.Attribute())
@@ -48,6 +45,11 @@ class RewritePrettyReprCommand(MigrationCommand):
             )
         ):
             self.record("P13", original_node)
+            self.refuse(
+                original_node,
+                "P13/REPR",
+                _REPR_REASON.replace("kept", "rewrote to the function"),
+            )
             receiver = cst.Arg(
                 value=updated_node.func.value,
                 comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
@@ -64,3 +66,9 @@ class RewritePrettyReprCommand(MigrationCommand):
                 ),
             )
         return updated_node
+
+
+_REPR_REASON = (
+    "kept: `pretty_repr` accepts dicts, but the text it prints changes (no "
+    "`FrozenDict(` prefix); update golden logs and doctests"
+)

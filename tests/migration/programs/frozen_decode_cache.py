@@ -67,7 +67,7 @@ def greedy_decode(model, params, first_token):
 def score(model, params, tokens):
     """Log-likelihood of ``tokens``, one decoding step at a time."""
     past = unfreeze(init_cache(model, tokens.shape[0]))
-    step = jax.jit(functools.partial(model.apply, mutable=["cache"]))
+    step = functools.partial(model.apply, mutable=["cache"])
     total = jnp.zeros(tokens.shape[0])
     for i in range(tokens.shape[1] - 1):
         logits, mut = step({"params": params, "cache": past}, tokens[:, i : i + 1])
@@ -79,7 +79,7 @@ def score(model, params, tokens):
 
 def main():
     tokens = jax.random.randint(jax.random.PRNGKey(5), (2, MAX_LEN), 0, VOCAB)
-    params = jax.jit(TinyDecoder().init)(jax.random.PRNGKey(6), tokens)["params"]
+    params = TinyDecoder().init(jax.random.PRNGKey(6), tokens)["params"]
     model = TinyDecoder(decode=True)
     decoded, cache = greedy_decode(model, params, jnp.array([1, 7], jnp.int32))
     logp, past = score(model, params, decoded)

@@ -1,11 +1,12 @@
 """A deep ensemble with BatchNorm written the FrozenDict way.
 
 Each member's variables are a FrozenDict (an ``init`` result, or one built with the
-``FrozenDict(...)`` keyword constructor for the parameter-average member); after a training-mode forward pass the new
-``batch_stats`` are merged back with ``.copy(add_or_replace=...)`` (keyword and
-positional forms), one member's head is replaced through a *subtree* ``.copy`` (the
-``variables['params']`` of a FrozenDict is itself a FrozenDict), and the members are
-stacked into one tree and evaluated with ``vmap``.
+``FrozenDict(...)`` keyword constructor for the parameter-average member). After a
+training-mode forward pass the new ``batch_stats`` are merged back with
+``.copy(add_or_replace=...)`` (keyword and positional forms), one member's head is
+replaced through a *subtree* ``.copy`` (the ``variables['params']`` of a FrozenDict
+is itself a FrozenDict), and the members are stacked into one tree and evaluated
+with ``vmap``.
 """
 
 import flax.linen as nn

@@ -62,7 +62,7 @@ def main():
     for _ in range(4):
         state, loss = train_step(state, x, y)
         losses.append(loss)
-    shapes = jax.tree_util.tree_map(jnp.shape, unfreeze(state.params))
+    shapes = jax.tree_util.tree_map(jnp.shape, flax.core.unfreeze(state.params))
     return {
         "params": state.params,
         "opt_state": state.opt_state,

@@ -44,7 +44,7 @@ def graft(encoder_params: Params, fresh: Params) -> Params:
     return _freeze(params)
 
 
-def count_params(tree: Union[dict, FrozenDict]) -> int:
+def count_params(tree: Union[dict, FrozenDict]) -> int:  # noqa: UP007 (2022 style)
     total = 0
     for value in tree.values():
         if isinstance(value, (dict, nn.FrozenDict)):
@@ -69,11 +69,10 @@ def decay_mask(params: Params) -> FrozenDict:
 def main():
     x = jax.random.normal(jax.random.PRNGKey(7), (9, 5))
     labels = jnp.arange(9) % 3
-    encoder = flax.core.unfreeze(jax.jit(Encoder().init)(jax.random.PRNGKey(8), x))
-    encoder = encoder["params"]
+    encoder = flax.core.unfreeze(Encoder().init(jax.random.PRNGKey(8), x))["params"]
     # Stand-in for pretraining: the "pretrained" weights are a rescaled init.
     encoder = jax.tree_util.tree_map(lambda p: p * 1.5, encoder)
-    fresh = jax.jit(Classifier().init)(jax.random.PRNGKey(9), x)["params"]
+    fresh = Classifier().init(jax.random.PRNGKey(9), x)["params"]
     params = graft(_freeze(encoder), fresh)
 
     tx = optax.adamw(0.05, weight_decay=0.1, mask=decay_mask(params))
