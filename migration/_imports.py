@@ -85,14 +85,44 @@ def _name_counts(code: str) -> dict[str, int]:
     return counts
 
 
+class _Undecorated:
+    """Skips the per-instance matcher scan of a visitor that declares no matchers.
+
+    ``MatcherDecoratableTransformer.__init__`` looks at every attribute of the
+    instance (``dir``) for ``@m.visit``/``@m.leave``/``@m.call_if_*`` decorations,
+    which costs about as much as running the visitor on a skeleton. LibCST's import
+    visitors have none; this is checked once per class on a plain instance, and
+    only then does the scan see an empty ``dir``, with the same (empty) result.
+    """
+
+    _plain: dict[type, bool] = {}
+
+    def __dir__(self):
+        base = type(self).__mro__[2]
+        if base not in _Undecorated._plain:
+            probe = base(CodemodContext())
+            _Undecorated._plain[base] = not (
+                probe._extra_visit_funcs or probe._extra_leave_funcs or probe._matchers
+            )
+        return [] if _Undecorated._plain[base] else super().__dir__()
+
+
+class _AddImports(_Undecorated, AddImportsVisitor):
+    pass
+
+
+class _RemoveImports(_Undecorated, RemoveImportsVisitor):
+    pass
+
+
 def apply_import_changes(context: CodemodContext, tree: cst.Module) -> cst.Module:
     """Runs the scheduled ``AddImportsVisitor``/``RemoveImportsVisitor`` work."""
     keep_only_unused_removals(context, tree)
     visitors = [
         visitor
         for key, visitor in (
-            (AddImportsVisitor.CONTEXT_KEY, AddImportsVisitor),
-            (RemoveImportsVisitor.CONTEXT_KEY, RemoveImportsVisitor),
+            (AddImportsVisitor.CONTEXT_KEY, _AddImports),
+            (RemoveImportsVisitor.CONTEXT_KEY, _RemoveImports),
         )
         if context.scratch.get(key)
     ]

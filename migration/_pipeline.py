@@ -15,7 +15,7 @@ import dataclasses
 import libcst as cst
 import libcst.matchers as m
 from libcst.codemod import CodemodCommand, CodemodContext, SkipFile
-from libcst.metadata import MetadataWrapper, QualifiedNameProvider
+from libcst.metadata import MetadataWrapper, ScopeProvider
 
 from migration import _names as names
 from migration._base import MigrationCommand, MigrationHelpers, finish_statement
@@ -32,7 +32,7 @@ class MigrateFrozenDictCommand(MigrationHelpers, CodemodCommand):
     """Ports a module off FrozenDict: every family of ``migration.commands``."""
 
     DESCRIPTION = "Port flax code off FrozenDict (all rewrite families, one pass)."
-    METADATA_DEPENDENCIES = (QualifiedNameProvider,)
+    METADATA_DEPENDENCIES = (ScopeProvider,)
 
     def __init__(
         self,
