@@ -224,13 +224,15 @@ def make_file(rng: random.Random, index: int, kind: str) -> str:
 def make_tree(root: Path, n_files: int, seed: int = 0) -> dict[str, list[Path]]:
     """Writes ``n_files`` modules under ``root`` in nested packages, by kind."""
     rng = random.Random(seed)
-    names = list(KINDS)
-    weights = [KINDS[k][0] for k in names]
-    by_kind: dict[str, list[Path]] = {k: [] for k in names}
-    for i in range(n_files):
+    kinds = [
+        k for k, (share, _, _) in KINDS.items() for _ in range(round(share * n_files))
+    ]
+    kinds = (kinds + ["plain"] * n_files)[:n_files]  # exact shares, rounding to plain
+    rng.shuffle(kinds)
+    by_kind: dict[str, list[Path]] = {k: [] for k in KINDS}
+    for i, kind in enumerate(kinds):
         folder = root / f"pkg_{i % 20:02d}" / f"sub_{(i // 20) % 5}"
         folder.mkdir(parents=True, exist_ok=True)
-        kind = rng.choices(names, weights)[0]
         path = folder / f"mod_{i:04d}.py"
         path.write_text(make_file(rng, i, kind))
         by_kind[kind].append(path)

@@ -8,7 +8,10 @@ semicolons, backslash continuations, CRLF line endings). The properties:
 - the output always parses and compiles;
 - migrating the output again changes nothing (idempotency);
 - the same fragments spelled through a non-flax library (``mylib``), so that nothing
-  in the file names flax, come out byte-identical with no rewrites and no refusals.
+  in the file names flax, come out byte-identical with no rewrites and no refusals;
+- semantics: generated edit scripts (freeze, unfreeze, copy, pop, item assignment,
+  ...) run on a FrozenDict input before migration and on the equal dict after it
+  compute the same values and leave their input alone.
 """
 
 import builtins
@@ -19,7 +22,8 @@ import string
 
 import pytest
 from flax.core import FrozenDict, freeze
-from hypothesis import Phase, example, given, note, settings
+from hypothesis import Phase, currently_in_test_context, given, settings
+from hypothesis import note as hypothesis_note
 from hypothesis import strategies as st
 
 from migration import transform_source
@@ -421,7 +425,7 @@ options = st.fixed_dictionaries(
 # whole by ``note`` instead of spending minutes minimising it.
 FUZZ = settings(max_examples=40, phases=[Phase.explicit, Phase.reuse, Phase.generate])
 
-# Regressions found by this file (see /work/prompts/migration_bugs.md).
+# Codemod bugs this file found, kept as explicit examples.
 WRAPPER_DEF = (
     "from flax.core import frozen_dict\nfrom typing import Any\n\n\n"
     "def f(a) -> frozen_dict.FrozenDict:\n    return frozen_dict.unfreeze(a)\n"
@@ -429,6 +433,10 @@ WRAPPER_DEF = (
 MUT_METHOD = (
     "import flax\n\n\ndef f(a):\n    v = a['params'].unfreeze()\n"
     "    v['x'] = 1\n    return v\n"
+)
+COPY_THEN_MUTATE = (
+    "import flax\n\nparams_ = variables_.copy(add_or_replace={'bias': w}); pass\n\n"
+    "w['past'] = unfreeze(k['cache'])\n"
 )
 JAX_ONLY = [
     "import jax\n\nstate_, p = x_.init(k, x).pop('params')\n",
@@ -438,6 +446,12 @@ JAX_ONLY = [
 ]
 
 # --- properties ----------------------------------------------------------------------
+
+
+def note(text: str) -> None:
+    """``hypothesis.note`` inside a property; the regression tests run outside one."""
+    if currently_in_test_context():
+        hypothesis_note(text)
 
 
 def test_generated_modules_are_valid_python():
@@ -452,15 +466,8 @@ def test_generated_modules_are_valid_python():
     check()
 
 
-@FUZZ
-@given(source=modules(flax_names=True), opts=options)
-@example(source=WRAPPER_DEF, opts={"use_variables": False, "annotate": False})
-@example(source=MUT_METHOD, opts={"use_variables": False, "annotate": True})
-@example(
-    source=MUT_METHOD.replace("\n", "\r\n"),
-    opts={"use_variables": True, "annotate": True},
-)
-def test_output_parses_and_migration_is_idempotent(source, opts):
+def check_idempotent(source, opts):
+    """The output compiles, and migrating it again changes nothing."""
     note(source)
     result = transform_source(source, filename="generated.py", **opts)
     assert result.error is None
@@ -474,13 +481,8 @@ def test_output_parses_and_migration_is_idempotent(source, opts):
     assert again.rewrites == {}
 
 
-@settings(max_examples=40, phases=FUZZ.phases)
-@given(source=modules(flax_names=False), opts=options)
-@example(source=JAX_ONLY[0], opts={"use_variables": False, "annotate": False})
-@example(source=JAX_ONLY[1], opts={"use_variables": True, "annotate": False})
-@example(source=JAX_ONLY[2], opts={"use_variables": False, "annotate": True})
-@example(source=JAX_ONLY[3], opts={"use_variables": False, "annotate": False})
-def test_code_without_flax_is_untouched(source, opts):
+def check_untouched(source, opts):
+    """A module that never names flax comes back byte-identical."""
     assert "flax" not in source
     note(source)
     result = transform_source(source, filename="other.py", **opts)
@@ -489,6 +491,57 @@ def test_code_without_flax_is_untouched(source, opts):
     assert not result.changed
     assert result.rewrites == {}
     assert result.refusals == ()
+
+
+@FUZZ
+@given(source=modules(flax_names=True), opts=options)
+def test_output_parses_and_migration_is_idempotent(source, opts):
+    check_idempotent(source, opts)
+
+
+@settings(max_examples=40, phases=FUZZ.phases)
+@given(source=modules(flax_names=False), opts=options)
+def test_code_without_flax_is_untouched(source, opts):
+    check_untouched(source, opts)
+
+
+PLAIN_OPTS = {"use_variables": False, "annotate": False}
+
+
+@pytest.mark.parametrize(
+    "source, opts",
+    [
+        pytest.param(WRAPPER_DEF, PLAIN_OPTS, id="public-unfreeze-wrapper-kept"),
+        pytest.param(
+            MUT_METHOD, {**PLAIN_OPTS, "annotate": True}, id="annotated-mut-copy"
+        ),
+        pytest.param(
+            MUT_METHOD.replace("\n", "\r\n"),
+            {"use_variables": True, "annotate": True},
+            id="annotated-mut-copy-crlf",
+        ),
+        pytest.param(
+            COPY_THEN_MUTATE,
+            {**PLAIN_OPTS, "use_variables": True},
+            id="use-variables-copy-kept",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="codemod bug M8: with use_variables a kept flax.core.unfreeze "
+                "copy becomes vs.clone_pytree on the second pass",
+            ),
+        ),
+    ],
+)
+def test_regression_idempotent(source, opts):
+    check_idempotent(source, opts)
+
+
+@pytest.mark.parametrize(
+    "source", JAX_ONLY, ids=["init-pop", "multiline-pop", "copy-merge", "init-unfreeze"]
+)
+@pytest.mark.parametrize("annotate", [False, True])
+def test_regression_jax_only_module_untouched(source, annotate):
+    check_untouched(source, {"use_variables": annotate, "annotate": annotate})
 
 
 # Traps the codemod cannot rewrite safely: each template of these patterns that
@@ -549,6 +602,7 @@ EDIT_HEADER = (
     "import flax\n"
     "from flax.core import FrozenDict, freeze, unfreeze\n"
     "from flax.core import frozen_dict\n"
+    "\n\ndef mutate(tree):\n    tree['c'] = -1.0\n"
 )
 KEYS = ("a", "b", "c")
 
@@ -567,6 +621,7 @@ def _edit_candidates(env, values, fresh):
         if not isinstance(value, dict | FrozenDict):
             continue
         present = [k for k in KEYS if k in value]
+        kinds["build"].append(f"{fresh} = {name}")
         kinds["thaw"] += [
             f"{fresh} = unfreeze({name})",
             f"{fresh} = flax.core.unfreeze({name})",
@@ -600,11 +655,13 @@ def _edit_candidates(env, values, fresh):
                 f"{name}.update(b={values})",
                 f"{name}.setdefault('a', {{}})['x'] = {values}",
                 f"{name}.clear()",
+                f"mutate({name})",
             ]
             for key in present:
                 kinds["mutate"].append(f"del {name}[{key!r}]")
                 if isinstance(value[key], dict):
                     kinds["mutate"].append(f"{name}[{key!r}]['x'] = {values}")
+                    kinds["mutate"].append(f"{name}[{key!r}].update(y={values})")
     return {kind: lines for kind, lines in kinds.items() if lines}
 
 
@@ -667,12 +724,15 @@ HELPER_COPY_ALIAS = (
     "    t2 = flax.core.copy(t0, {'c': t1})\n    t1['a'] = 0.0\n    return [t2]\n"
 )
 
+HELPER_COPY_ON_DICT = (
+    f"{EDIT_HEADER}\n\ndef edit(t0):\n    t1 = flax.core.unfreeze(t0)\n"
+    "    t2 = {'k': 1.0}\n    t4 = flax.core.copy(t1, {'c': t2})\n"
+    "    t2['k'] = 0.0\n    return [t4]\n"
+)
 
-@settings(max_examples=30, phases=FUZZ.phases)
-@given(source=edit_scripts())
-@example(source=NESTED_ALIAS)
-@example(source=HELPER_COPY_ALIAS)
-def test_migrated_edits_compute_the_same_values(source):
+
+def check_same_values(source):
+    """Old world on a FrozenDict vs migrated code on the equal dict."""
     note(source)
     expected = _thaw_all(_run_edit(source, freeze(START)))
     result = transform_source(source, filename="edit.py")
@@ -684,3 +744,29 @@ def test_migrated_edits_compute_the_same_values(source):
     assert _thaw_all(raw) == expected
     # The original could not mutate its (frozen) input; neither may the migration.
     assert given_tree == START
+
+
+@settings(max_examples=30, phases=FUZZ.phases)
+@given(source=edit_scripts())
+def test_migrated_edits_compute_the_same_values(source):
+    check_same_values(source)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        pytest.param(NESTED_ALIAS, id="freeze-of-container-holding-mutated-dict"),
+        pytest.param(HELPER_COPY_ALIAS, id="flax-core-copy-frozen-input"),
+        pytest.param(
+            HELPER_COPY_ON_DICT,
+            id="flax-core-copy-dict-input",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="codemod bug M6b: flax.core.copy on a known dict is rewritten "
+                "to a deep copy, which the old dict branch never made",
+            ),
+        ),
+    ],
+)
+def test_regression_same_values(source):
+    check_same_values(source)
