@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import io
+import multiprocessing
 import os
 import tempfile
 import tokenize
@@ -163,7 +164,7 @@ def migrate_paths(
     if workers == 1 or len(files) < 2:
         return [_migrate_file(path, *options) for path in files]
     chunk = max(1, len(files) // (workers * 4))
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context()) as pool:
         return list(
             pool.map(
                 _migrate_file,
@@ -286,3 +287,10 @@ def _parse_error(exc: BaseException) -> str:
 def _one_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
+
+
+def _pool_context():
+    # Never plain fork: the caller may be a multithreaded process (JAX, for one),
+    # and forking one can deadlock. forkserver forks from a clean server process.
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")

@@ -107,6 +107,11 @@ class DropUnfreezeCommand(MigrationCommand):
             return self._copy_call(
                 updated, self.flax_core("unfreeze"), new_source, method
             )
+        if m.matches(source, m.Dict(elements=[m.StarredDictElement(), m.ZeroOrMore()])):
+            # `unfreeze({**x, ...})` is what the P09/P11 rewrites write when the
+            # update is changed later: keeping it is this tool's own answer, so
+            # reporting it again would make a second run add a note.
+            return updated
         self.refuse(
             original,
             f"P02/{trap}",
