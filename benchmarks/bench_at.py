@@ -10,9 +10,7 @@ new tree, leaving the input unchanged. Prints median times and ratios (Markdown)
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 
 import equinox as eqx
 import numpy as np
@@ -20,22 +18,9 @@ from flax import traverse_util
 from flax.core import FrozenDict
 
 import variables as vs
+from _common import make_tree, time_all
 
 PATH = ("params", "stage_0", "block_3", "Dense_4", "kernel")
-
-
-def make_tree(n_leaves: int) -> dict:
-    modules_per_block, blocks_per_stage = 10, 100
-    n_modules = max(1, n_leaves // 2)
-    n_blocks = max(1, n_modules // modules_per_block)
-    params: dict = {}
-    for b in range(n_blocks):
-        stage = params.setdefault(f"stage_{b // blocks_per_stage}", {})
-        stage[f"block_{b % blocks_per_stage}"] = {
-            f"Dense_{m}": {"kernel": np.float32(b), "bias": np.float32(m)}
-            for m in range(modules_per_block)
-        }
-    return {"params": params}
 
 
 def hand_unrolled(t, v):
@@ -50,32 +35,6 @@ def hand_recursive(t, path, v):
     if not path:
         return v
     return {**t, path[0]: hand_recursive(t[path[0]], path[1:], v)}
-
-
-def time_all(cases: dict, budget: float) -> dict:
-    """Median CPU seconds per call of each case, the cases taking turns.
-
-    Thread CPU time and interleaved rounds keep the ratios steady on a shared
-    machine, where wall-clock medians drift with the neighbours' load.
-    """
-    numbers = {}
-    for name, fn in cases.items():
-        fn()
-        t0 = time.thread_time()
-        fn()
-        numbers[name] = max(1, int(0.01 / max(time.thread_time() - t0, 1e-7)))
-    samples: dict = {name: [] for name in cases}
-    deadline = time.thread_time() + budget
-    rounds = 0
-    while rounds < 5 or (time.thread_time() < deadline and rounds < 100):
-        rounds += 1
-        for name, fn in cases.items():
-            n = numbers[name]
-            t0 = time.thread_time()
-            for _ in range(n):
-                fn()
-            samples[name].append((time.thread_time() - t0) / n)
-    return {name: statistics.median(v) for name, v in samples.items()}
 
 
 def run(sizes, budget):
@@ -116,7 +75,7 @@ def run(sizes, budget):
             "equinox.tree_at": eqx_tree_at,
             "traverse_util round trip": traverse_round_trip,
         }
-        times = time_all(cases, budget)
+        times = time_all(cases, budget / len(cases))
         rows.append((n_leaves, times))
         print(f"measured {n_leaves} leaves", file=sys.stderr)
     return rows

@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import argparse
 import platform
-import statistics
 import sys
-import time
 
 import flax
 import flax.core
@@ -29,49 +27,9 @@ import jax
 import numpy as np
 
 import variables as vs
+from _common import make_tree, time_all
 
 PATH = ("params", "stage_0", "block_3", "Dense_4", "kernel")
-
-
-def make_tree(n_leaves: int) -> dict:
-    """About ``n_leaves`` leaves: stages of up to 100 blocks of 10 Dense modules."""
-    modules_per_block, blocks_per_stage = 10, 100
-    n_blocks = max(1, n_leaves // (2 * modules_per_block))
-    params: dict = {}
-    for b in range(n_blocks):
-        stage = params.setdefault(f"stage_{b // blocks_per_stage}", {})
-        stage[f"block_{b % blocks_per_stage}"] = {
-            f"Dense_{m}": {"kernel": np.float32(b), "bias": np.float32(m)}
-            for m in range(modules_per_block)
-        }
-    return {"params": params}
-
-
-def time_all(fns: dict, budget: float) -> dict:
-    """Median seconds per call of each function, in CPU time of this thread.
-
-    CPU time rather than wall time, because the VM is shared: time spent waiting for
-    a core is not the function's. The functions take turns (one batch each per
-    round), so a change in machine load affects all of them alike.
-    """
-    numbers = {}
-    for name, fn in fns.items():
-        fn()
-        start = time.thread_time()
-        fn()
-        numbers[name] = max(1, int(0.01 / max(time.thread_time() - start, 1e-7)))
-    samples: dict = {name: [] for name in fns}
-    deadline = time.perf_counter() + budget * len(fns)
-    rounds = 0
-    while rounds < 5 or (time.perf_counter() < deadline and rounds < 300):
-        for name, fn in fns.items():
-            number = numbers[name]
-            t0 = time.thread_time()
-            for _ in range(number):
-                fn()
-            samples[name].append((time.thread_time() - t0) / number)
-        rounds += 1
-    return {name: statistics.median(s) for name, s in samples.items()}
 
 
 def cases(tree, frozen, v):

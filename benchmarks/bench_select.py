@@ -22,9 +22,7 @@ divided by ours (above 1: `variables` is faster). Prints a Markdown table.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 
 import equinox as eqx
 import jax
@@ -32,6 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import variables as vs
+from _common import time_it
 
 BF16 = jnp.bfloat16
 
@@ -58,23 +57,6 @@ def make_tree(n_leaves: int) -> dict:
             }
         },
     }
-
-
-def time_it(fn, budget: float) -> float:
-    """Median CPU seconds of this thread per call, batches filling about ``budget``."""
-    fn()
-    start = time.thread_time()
-    fn()
-    once = max(time.thread_time() - start, 1e-6)
-    number = max(1, int(0.05 / once))
-    samples = []
-    deadline = time.perf_counter() + budget
-    while len(samples) < 5 or (time.perf_counter() < deadline and len(samples) < 100):
-        t0 = time.thread_time()
-        for _ in range(number):
-            fn()
-        samples.append((time.thread_time() - t0) / number)
-    return statistics.median(samples)
 
 
 def path_spec(tree, pattern: str):
@@ -105,17 +87,19 @@ def measure(tree, patterns, where, budget):
     theirs = eqx.partition(tree, spec)
     check(tree, ours, theirs)
     times = [
-        time_it(lambda: vs.partition(tree, *patterns, where=where), budget),
-        time_it(lambda: vs.merge(*ours), budget),
-        time_it(lambda: eqx.partition(tree, spec), budget),
-        time_it(lambda: eqx.combine(*theirs), budget),
+        time_it(
+            lambda: vs.partition(tree, *patterns, where=where), budget, batch_seconds=0.05
+        ),
+        time_it(lambda: vs.merge(*ours), budget, batch_seconds=0.05),
+        time_it(lambda: eqx.partition(tree, spec), budget, batch_seconds=0.05),
+        time_it(lambda: eqx.combine(*theirs), budget, batch_seconds=0.05),
     ]
     if where is None:
 
         def by_path():
             return eqx.combine(*eqx.partition(tree, path_spec(tree, *patterns)))
 
-        times.append(time_it(by_path, budget))
+        times.append(time_it(by_path, budget, batch_seconds=0.05))
     else:
         times.append(None)
     return times

@@ -28,9 +28,7 @@ from __future__ import annotations
 import argparse
 import functools
 import re
-import statistics
 import sys
-import time
 
 import equinox as eqx
 import jax
@@ -38,6 +36,7 @@ import numpy as np
 from flax import traverse_util
 
 import variables as vs
+from _common import time_it
 
 
 def make_tree(n_leaves: int, head: int, seed: float = 0.0) -> dict:
@@ -133,27 +132,6 @@ def rename_with_vs(tree):
 
 
 # -- timing ------------------------------------------------------------------------
-
-
-def time_it(fn, budget: float) -> float:
-    """Median CPU seconds of this thread per call, over batches filling ``budget``.
-
-    CPU time of the benchmarking thread, so other tenants' load on a shared machine
-    does not count.
-    """
-    fn()
-    start = time.thread_time()
-    fn()
-    once = max(time.thread_time() - start, 1e-6)
-    number = max(1, int(0.02 / once))
-    samples = []
-    deadline = time.perf_counter() + budget
-    while len(samples) < 5 or (time.perf_counter() < deadline and len(samples) < 100):
-        t0 = time.thread_time()
-        for _ in range(number):
-            fn()
-        samples.append((time.thread_time() - t0) / number)
-    return statistics.median(samples)
 
 
 def fmt(seconds: float, base: float) -> str:
