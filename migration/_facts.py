@@ -15,6 +15,7 @@ mutated": a wrong "may" costs a refusal, a wrong "is not" would change a program
 
 from __future__ import annotations
 
+import builtins
 import dataclasses
 import re
 from collections.abc import Callable, Collection, Iterable
@@ -22,9 +23,11 @@ from typing import NamedTuple
 
 import libcst as cst
 import libcst.matchers as m
+from libcst.helpers import get_full_name_for_node
 from libcst.metadata import QualifiedName, QualifiedNameSource
 
 from migration import _names as names
+from migration._walk import walk
 
 Qualify = Callable[[cst.CSTNode], Collection[QualifiedName]]
 
@@ -43,6 +46,15 @@ _STATEMENT = (cst.SimpleStatementLine, cst.BaseCompoundStatement)
 _SCOPE_NODES = (cst.Module, cst.FunctionDef, cst.Lambda, cst.ClassDef)
 _LOOPS = (cst.For, cst.While)
 _COMPREHENSIONS = (cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)
+_BUILTINS = frozenset(dir(builtins))
+#: Names a rewrite can start from besides the resolved API uses (``Facts.api``):
+#: the FrozenDict methods a dict lacks, ``update`` (the config flag) and the words
+#: of the API itself (a local ``pretty_repr``, a ``FrozenDict`` of another package).
+_HOT_WORDS = (
+    names.INTERESTING_LEAVES
+    | names.FROZEN_METHODS
+    | {"update", "isinstance", "type"}
+)
 _IMPORT_RE = re.compile(r"^[ \t]*(?:from|import)[ \t]+flax\b", re.M)
 _TRIGGER_RE = re.compile(
     r"freeze|FrozenDict|frozen_dict|FrozenVariableDict|pretty_repr|"
@@ -102,9 +114,19 @@ class Scope:
         default_factory=dict
     )
     children: list[Scope] = dataclasses.field(default_factory=list)
+    #: local name -> the imports that bind it here, as ``(module, obj, asname)``.
+    imports: dict[str, list[tuple[str, str | None, str | None]]] = dataclasses.field(
+        default_factory=dict
+    )
+    declared_global: set[str] = dataclasses.field(default_factory=set)
+    declared_nonlocal: set[str] = dataclasses.field(default_factory=set)
 
     def bound(self, name: str) -> bool:
         return name in self.binds or name in self.params
+
+    def defines(self, name: str) -> bool:
+        """Whether ``name`` is a local of this scope (imports included)."""
+        return name in self.binds or name in self.params or name in self.imports
 
 
 @dataclasses.dataclass(eq=False)
@@ -120,9 +142,9 @@ class ClassInfo:
 class Facts:
     """Everything the commands know about one parsed module (see the module doc)."""
 
-    def __init__(self, module: cst.Module, qualify: Qualify) -> None:
+    def __init__(self, module: cst.Module, qualify: Qualify | None = None) -> None:
         self.module = module
-        self.qualify = qualify
+        self.qualify = qualify if qualify is not None else self._qualify
         self.parents: dict[cst.CSTNode, cst.CSTNode] = {}
         self.order: dict[cst.CSTNode, int] = {}
         self.end: dict[cst.CSTNode, int] = {}
@@ -146,6 +168,11 @@ class Facts:
         self.flag_on = False
         self.flaxy = False
         self.hash_replace_fields: set[str] = set()
+        self._global_names: set[str] = set()
+        #: Nodes a rewrite family may change or report, and all their ancestors
+        #: (see ``on_hot_path``).
+        self.hot_path: set[cst.CSTNode] = set()
+        self._hot: list[cst.CSTNode] = []
         self._param_effects: dict[tuple[str, str], Use] = {}
         self._in_progress: set[tuple[str, str]] = set()
 
@@ -182,6 +209,106 @@ class Facts:
 
     def qualified(self, node: cst.CSTNode) -> set[str]:
         return {q.name for q in self.qualify(node)}
+
+    def on_hot_path(self, node: cst.CSTNode) -> bool:
+        """Whether ``node`` is, or contains, a place a rewrite family may touch.
+
+        Every family starts from a resolved API use (``api``) or from a name in
+        ``_HOT_WORDS`` (``.copy``, ``.pop``, ``.update``, ...); a subtree with
+        neither is left as it is by all of them, so the one-pass pipeline does not
+        walk it (``tests/migration/test_pruning.py`` checks the output is the same).
+        """
+        return node in self.hot_path
+
+    def _mark_hot_path(self) -> None:
+        hot, parents = self.hot_path, self.parents
+        for node in [*self._hot, *self.api]:
+            while node is not None and node not in hot:
+                hot.add(node)
+                node = parents.get(node)
+
+    def _qualify(self, node: cst.CSTNode) -> tuple[QualifiedName, ...]:
+        """Qualified names of a name, attribute chain, call or subscript.
+
+        The answer LibCST's ``ScopeProvider`` gives (``get_qualified_names_for``),
+        from the scopes this pass records anyway: the root of the dotted name is
+        looked up with Python's rules (class bodies are not visible from the
+        functions inside them; decorators, defaults, annotations and bases belong
+        to the enclosing scope; ``global``/``nonlocal`` are followed), then every
+        binding of it there contributes a name: an import its imported path plus
+        the rest of the chain, any other binding a local name, a builtin
+        ``builtins.<name>``. ``tests/migration/test_qualified_names.py`` checks the
+        two agree on every module of the test corpus.
+        """
+        full = get_full_name_for_node(node)
+        if not full:
+            return ()
+        root, _, rest = full.partition(".")
+        home = self._lookup(self._eval_scope(node), root)
+        if home is None:
+            if root in self._global_names:
+                return (QualifiedName(full, QualifiedNameSource.LOCAL),)
+            if root in _BUILTINS:
+                return (
+                    QualifiedName(f"builtins.{root}", QualifiedNameSource.BUILTIN),
+                )
+            return ()
+        found: list[QualifiedName] = []
+        tail = f".{rest}" if rest else ""
+        for module, obj, asname in home.imports.get(root, ()):
+            if obj is None:
+                name = f"{module}{tail}" if asname else full
+            elif module.endswith("."):
+                name = f"{module}{obj}{tail}"
+            else:
+                name = f"{module}.{obj}{tail}"
+            found.append(QualifiedName(name, QualifiedNameSource.IMPORT))
+        if home.bound(root):
+            found.append(
+                QualifiedName(self._name_prefix(home) + full, QualifiedNameSource.LOCAL)
+            )
+        return tuple(dict.fromkeys(found))
+
+    def _eval_scope(self, node: cst.CSTNode) -> Scope:
+        """The scope ``node`` is evaluated in (a decorator's is the enclosing one)."""
+        child, current = node, self.parents.get(node)
+        while current is not None:
+            scope = self.scopes.get(current)
+            if scope is not None:
+                if scope.kind == "module" or child is getattr(current, "body", None):
+                    return scope
+                return scope.parent if scope.parent is not None else scope
+            child, current = current, self.parents.get(current)
+        return self.scopes[self.module]
+
+    def _lookup(self, scope: Scope, name: str) -> Scope | None:
+        """The scope whose binding of ``name`` a load in ``scope`` sees, if any."""
+        current: Scope | None = scope
+        first = True
+        while current is not None:
+            if name in current.declared_global:
+                module = self.scopes[self.module]
+                return module if module.defines(name) else None
+            if name not in current.declared_nonlocal and (
+                (first or current.kind != "class") and current.defines(name)
+            ):
+                return current
+            first = False
+            current = current.parent
+        return None
+
+    def _name_prefix(self, scope: Scope) -> str:
+        parts: list[str] = []
+        current: Scope | None = scope
+        while current is not None and current.kind != "module":
+            if current.kind == "class":
+                parts.append(current.node.name.value)
+            elif current.kind == "function":
+                parts.append(f"{current.node.name.value}.<locals>")
+            else:
+                parts.append("<lambda>.<locals>")
+            current = current.parent
+        return "".join(f"{part}." for part in reversed(parts))
 
     # --- scopes and order -------------------------------------------------------------
 
@@ -911,10 +1038,16 @@ def _strongest(uses: list[Use]) -> Use:
 # --- building the facts: one visit -------------------------------------------------
 
 
-def build_facts(module: cst.Module, qualify: Qualify) -> Facts:
-    """Runs the analysis pass over ``module`` (the tree the metadata belongs to)."""
+def build_facts(module: cst.Module, qualify: Qualify | None = None) -> Facts:
+    """Runs the analysis pass over ``module``.
+
+    ``qualify`` answers qualified-name questions; by default the pass's own scopes
+    do (``Facts._qualify``). The pass reads the tree with ``_walk.walk`` (no
+    rebuilding) and resolves names only once every binding of the module is known,
+    in source order, so the answers do not depend on where a name is bound.
+    """
     facts = Facts(module, qualify)
-    module.visit(_FactsVisitor(facts))
+    walk(module, _FactsVisitor(facts))
     return facts
 
 
@@ -926,10 +1059,18 @@ class _FactsVisitor(cst.CSTVisitor):
         self.scope_stack: list[Scope] = []
         self.counter = 0
         self.not_load: set[cst.CSTNode] = set()
+        # Work that needs qualified names, run in source order once every binding
+        # of the module is known (see ``leave_Module``).
+        self.pending: list[tuple[Callable[..., None], tuple]] = []
+
+    def _later(self, function: Callable[..., None], *args) -> None:
+        self.pending.append((function, args))
 
     # bookkeeping for every node
 
     def on_visit(self, node: cst.CSTNode) -> bool:
+        if type(node) is cst.Name and node.value in _HOT_WORDS:
+            self.f._hot.append(node)
         if self.stack:
             self.f.parents[node] = self.stack[-1]
         self.f.order[node] = self.counter
@@ -975,10 +1116,14 @@ class _FactsVisitor(cst.CSTVisitor):
 
     def visit_Module(self, node: cst.Module) -> None:
         self._push(node, "module", [])
-        self._scan_aliases(node)
 
     def leave_Module(self, original_node: cst.Module) -> None:
         self.scope_stack.pop()
+        self._scan_aliases(original_node)
+        for function, args in self.pending:
+            function(*args)
+        self.pending.clear()
+        self.f._mark_hot_path()
 
     def _scan_aliases(self, module: cst.Module) -> None:
         for statement in module.body:
@@ -1064,6 +1209,7 @@ class _FactsVisitor(cst.CSTVisitor):
 
     def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
         if node.relative or node.module is None:
+            self._record_relative(node)
             return False
         module = _dotted(node.module)
         if module.partition(".")[0] == "flax":
@@ -1080,8 +1226,27 @@ class _FactsVisitor(cst.CSTVisitor):
             self._record_import(asname or obj, (module, obj, asname))
         return False
 
+    def _record_relative(self, node: cst.ImportFrom) -> None:
+        """``from . import x``: binds ``x`` (to a name that is never flax's)."""
+        if m.matches(node.names, m.ImportStar()):
+            return
+        module = "." * len(node.relative) + (
+            _dotted(node.module) if node.module is not None else ""
+        )
+        for alias in node.names:
+            asname = (
+                alias.asname.name.value
+                if alias.asname and m.matches(alias.asname.name, m.Name())
+                else None
+            )
+            obj = _dotted(alias.name)
+            self.scope.imports.setdefault(asname or obj, []).append(
+                (module, obj, asname)
+            )
+
     def _record_import(self, local: str, spec: tuple) -> None:
         self.f.imports.setdefault(local, []).append(spec)
+        self.scope.imports.setdefault(local, []).append(spec)
         if self.scope.kind == "module":
             self.f.module_imports.setdefault(local, spec)
             self.f.module_names[local] = self.f.module_names.get(local, 0) + 1
@@ -1093,8 +1258,8 @@ class _FactsVisitor(cst.CSTVisitor):
         self.f.defined_functions.add(node.name.value)
         in_class = self.scope.kind == "class"
         if self.scope.kind == "module":
-            self.f.functions[node.name.value] = node
-        self._decorators(node, in_class)
+            self._later(self.f.functions.__setitem__, node.name.value, node)
+        self._later(self._decorators, node, in_class)
         params = _param_names(node.params)
         for param in _all_params(node.params):
             self.not_load.add(param.name)
@@ -1113,11 +1278,14 @@ class _FactsVisitor(cst.CSTVisitor):
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         self._bind(node.name)
+        self._later(self._class_def, node, self.scope.kind == "module")
+        self._push(node, "class", [])
+
+    def _class_def(self, node: cst.ClassDef, at_module_level: bool) -> None:
         info = self._class_info(node)
         self.f.class_of[node] = info
-        if self.scope.kind == "module":
+        if at_module_level:
             self.f.classes[node.name.value] = info
-        self._push(node, "class", [])
 
     def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
         self.scope_stack.pop()
@@ -1129,7 +1297,7 @@ class _FactsVisitor(cst.CSTVisitor):
         for target in node.targets:
             self._bind_target(target.target, node.value if single else None)
         if self.scope.kind == "module" and single:
-            self._jit_assignment(node)
+            self._later(self._jit_assignment, node)
 
     def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
         if node.value is not None and m.matches(node.target, m.Name()):
@@ -1137,7 +1305,7 @@ class _FactsVisitor(cst.CSTVisitor):
         elif m.matches(node.target, m.Name()):
             self.not_load.add(node.target)
         if self.scope.kind == "class" and m.matches(node.target, m.Name()):
-            self._class_field(node)
+            self._later(self._class_field, node, self.scope.node)
 
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
         if m.matches(node.target, m.Name()):
@@ -1158,16 +1326,24 @@ class _FactsVisitor(cst.CSTVisitor):
         self._bind_target(node.target, node.value)
 
     def visit_Global(self, node: cst.Global) -> bool:
+        for item in node.names:
+            self.scope.declared_global.add(item.name.value)
+            self.f._global_names.add(item.name.value)
         return False
 
     def visit_Nonlocal(self, node: cst.Nonlocal) -> bool:
+        for item in node.names:
+            self.scope.declared_nonlocal.add(item.name.value)
         return False
 
-    def visit_Attribute(self, node: cst.Attribute) -> None:
-        self.not_load.add(node.attr)
+    def _api(self, node: cst.CSTNode) -> None:
         api = self.f.resolve(node)
         if api is not None:
             self.f.api[node] = api
+
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        self.not_load.add(node.attr)
+        self._later(self._api, node)
 
     def visit_Arg(self, node: cst.Arg) -> None:
         if node.keyword is not None:
@@ -1177,13 +1353,14 @@ class _FactsVisitor(cst.CSTVisitor):
         if node in self.not_load:
             return
         self.scope.loads.setdefault(node.value, []).append(node)
-        api = self.f.resolve(node)
-        if api is not None:
-            self.f.api[node] = api
+        self._later(self._api, node)
 
     # calls: type-preserving markers and the flag
 
     def visit_Call(self, node: cst.Call) -> None:
+        self._later(self._call, node, self.stack[-2] if len(self.stack) > 1 else None)
+
+    def _call(self, node: cst.Call, parent: cst.CSTNode | None) -> None:
         func = node.func
         if m.matches(func, m.Name("isinstance")) and len(node.args) == 2:
             if self._mentions_frozen_dict(node.args[1].value):
@@ -1202,7 +1379,6 @@ class _FactsVisitor(cst.CSTVisitor):
                 if m.matches(func, m.Name() | m.Attribute())
                 else None
             )
-            parent = self.stack[-2] if len(self.stack) > 1 else None
             receiver = m.matches(parent, m.Attribute()) and (
                 parent.attr.value in names.FROZEN_METHODS
             )
@@ -1228,7 +1404,7 @@ class _FactsVisitor(cst.CSTVisitor):
         return frozen and not mapping
 
     def _mark(self, marker: str, node: cst.CSTNode) -> None:
-        for ancestor in reversed(self.stack[:-1]):
+        for ancestor in self.f.ancestors(node):
             if m.matches(ancestor, m.FunctionDef() | m.IfExp() | m.If()):
                 self.f.typepres.setdefault(ancestor, set()).add(marker)
             if m.matches(ancestor, m.FunctionDef()):
@@ -1337,8 +1513,8 @@ class _FactsVisitor(cst.CSTVisitor):
                 info.dataclass_like = True
         return info
 
-    def _class_field(self, node: cst.AnnAssign) -> None:
-        info = self.f.class_of.get(self.scope.node)
+    def _class_field(self, node: cst.AnnAssign, class_node: cst.CSTNode) -> None:
+        info = self.f.class_of.get(class_node)
         if info is None or info.hashed_fields is None or "*" in info.hashed_fields:
             return
         if (

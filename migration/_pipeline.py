@@ -15,7 +15,7 @@ import dataclasses
 import libcst as cst
 import libcst.matchers as m
 from libcst.codemod import CodemodCommand, CodemodContext, SkipFile
-from libcst.metadata import MetadataWrapper, ScopeProvider
+from libcst.metadata import MetadataWrapper
 
 from migration import _names as names
 from migration._base import MigrationCommand, MigrationHelpers, finish_statement
@@ -32,7 +32,7 @@ class MigrateFrozenDictCommand(MigrationHelpers, CodemodCommand):
     """Ports a module off FrozenDict: every family of ``migration.commands``."""
 
     DESCRIPTION = "Port flax code off FrozenDict (all rewrite families, one pass)."
-    METADATA_DEPENDENCIES = (ScopeProvider,)
+    METADATA_DEPENDENCIES = ()
 
     def __init__(
         self,
@@ -54,7 +54,7 @@ class MigrateFrozenDictCommand(MigrationHelpers, CodemodCommand):
             family.context = self.context
             family.metadata = self.metadata
         try:
-            tree = tree.visit(_Fanout(self, families))
+            tree = tree.visit(_Fanout(self, families, facts.hot_path))
         finally:
             for family in families:
                 family.context = _DETACHED
@@ -131,19 +131,26 @@ class _Fanout(cst.CSTTransformer):
     """Calls each family's ``on_leave`` for the node types it has matchers for."""
 
     def __init__(
-        self, owner: MigrationHelpers, families: list[MigrationCommand]
+        self,
+        owner: MigrationHelpers,
+        families: list[MigrationCommand],
+        hot_path: set[cst.CSTNode] | None = None,
     ) -> None:
         super().__init__()
         self.owner = owner
+        self.hot_path = hot_path
         self.table: dict[type, list[MigrationCommand]] = {}
         for family in families:
             for node_type in _leave_types(family):
                 self.table.setdefault(node_type, []).append(family)
 
     def on_visit(self, node: cst.CSTNode) -> bool:
-        return True
+        # Subtrees no family can change are not walked (``Facts.on_hot_path``).
+        return self.hot_path is None or node in self.hot_path
 
     def on_leave(self, original_node, updated_node):
+        if self.hot_path is not None and original_node not in self.hot_path:
+            return updated_node
         result = updated_node
         for family in self.table.get(type(original_node), ()):
             new = family.on_leave(original_node, result)
