@@ -179,21 +179,24 @@ class Facts:
     # --- names ------------------------------------------------------------------------
 
     def resolve(self, node: cst.CSTNode) -> str | None:
-        """Canonical FrozenDict API name of a Name/Attribute node (via QNP), or None."""
-        leaf = None
-        if m.matches(node, m.Name()):
+        """Canonical FrozenDict API name of a Name/Attribute chain, or None."""
+        # Called for every name and attribute of the module: plain type tests
+        # (exact LibCST node types) keep it cheap; the cheap leaf test goes first.
+        kind = type(node)
+        if kind is cst.Name:
             leaf = node.value
-        elif m.matches(node, m.Attribute()) and names.chain_root(node) is not None:
+        elif kind is cst.Attribute:
             leaf = node.attr.value
-            inner = node.value
-            while m.matches(inner, m.Attribute()):
-                inner = inner.value
-            if not m.matches(inner, m.Name()):
-                return None
-        if leaf is None or (
-            leaf not in names.INTERESTING_LEAVES and leaf not in self.aliases
-        ):
+        else:
             return None
+        if leaf not in names.INTERESTING_LEAVES and leaf not in self.aliases:
+            return None
+        if kind is cst.Attribute:
+            inner = node.value
+            while type(inner) is cst.Attribute:
+                inner = inner.value
+            if type(inner) is not cst.Name:
+                return None
         for qualified in self.qualify(node):
             api = names.api_for_qualified_name(qualified.name)
             if api is not None:
@@ -1051,6 +1054,23 @@ def build_facts(module: cst.Module, qualify: Qualify | None = None) -> Facts:
     return facts
 
 
+_DISPATCH: dict[tuple[type, type, str], Callable | None] = {}
+
+
+def _dispatch(visitor: type, node: type, prefix: str) -> Callable | None:
+    """``visitor``'s ``visit_<Node>``/``leave_<Node>`` function, looked up once."""
+    key = (visitor, node, prefix)
+    try:
+        return _DISPATCH[key]
+    except KeyError:
+        name = prefix + node.__name__
+        function = getattr(visitor, name, None)
+        if function is getattr(cst.CSTVisitor, name, None):
+            function = None  # LibCST's default does nothing
+        _DISPATCH[key] = function
+        return function
+
+
 class _FactsVisitor(cst.CSTVisitor):
     def __init__(self, facts: Facts) -> None:
         super().__init__()
@@ -1069,17 +1089,21 @@ class _FactsVisitor(cst.CSTVisitor):
     # bookkeeping for every node
 
     def on_visit(self, node: cst.CSTNode) -> bool:
-        if type(node) is cst.Name and node.value in _HOT_WORDS:
+        kind = type(node)
+        if kind is cst.Name and node.value in _HOT_WORDS:
             self.f._hot.append(node)
         if self.stack:
             self.f.parents[node] = self.stack[-1]
         self.f.order[node] = self.counter
         self.counter += 1
         self.stack.append(node)
-        return super().on_visit(node)
+        visit = _dispatch(type(self), kind, "visit_")
+        return True if visit is None else visit(self, node) is not False
 
     def on_leave(self, original_node: cst.CSTNode) -> None:
-        super().on_leave(original_node)
+        leave = _dispatch(type(self), type(original_node), "leave_")
+        if leave is not None:
+            leave(self, original_node)
         self.stack.pop()
         self.f.end[original_node] = self.counter
 

@@ -97,6 +97,17 @@ def _fields_of(node: cst.CSTNode) -> tuple[str, ...]:
     return fields
 
 
+def _walkable(node_type: type) -> bool:
+    walkable = _WALKABLE[node_type] = issubclass(node_type, cst.CSTNode) and not (
+        is_trivia(node_type)
+    )
+    return walkable
+
+
+#: type -> whether a field value of that type is walked (a non-trivia node).
+_WALKABLE: dict[type, bool] = {}
+
+
 def walk(node: cst.CSTNode, visitor: cst.CSTVisitor) -> None:
     """Calls ``visitor.on_visit``/``on_leave`` on ``node`` and its non-trivia descendants.
 
@@ -105,13 +116,18 @@ def walk(node: cst.CSTNode, visitor: cst.CSTVisitor) -> None:
     not called.
     """
     if visitor.on_visit(node):
+        walkable = _WALKABLE
         for field in _FIELDS.get(type(node)) or _fields_of(node):
             value = getattr(node, field)
-            if isinstance(value, cst.CSTNode):
-                if not is_trivia(type(value)):
-                    walk(value, visitor)
-            elif isinstance(value, (tuple, list)):
+            kind = type(value)
+            if kind is tuple or kind is list:
                 for child in value:
-                    if isinstance(child, cst.CSTNode) and not is_trivia(type(child)):
+                    child_kind = type(child)
+                    ok = walkable.get(child_kind)
+                    if ok or (ok is None and _walkable(child_kind)):
                         walk(child, visitor)
+            else:
+                ok = walkable.get(kind)
+                if ok or (ok is None and _walkable(kind)):
+                    walk(value, visitor)
     visitor.on_leave(node)
