@@ -69,6 +69,53 @@ def keep_only_unused_removals(context: CodemodContext, tree: cst.Module) -> None
     context.scratch[RemoveImportsVisitor.CONTEXT_KEY] = kept
 
 
+def drop_present_additions(context: CodemodContext, tree: cst.Module) -> None:
+    """Drops scheduled import additions that the module's leading imports make.
+
+    ``AddImportsVisitor`` adds nothing for them either (it looks at the same
+    leading block of imports); dropping them first saves building it at all.
+    Only exact matches count (``import m``, ``import m as a``, ``from m import o``,
+    ``from m import o as a``); anything else is left to the visitor.
+    """
+    requests = context.scratch.get(AddImportsVisitor.CONTEXT_KEY)
+    if not requests:
+        return
+    present: set[tuple[str, str | None, str | None]] = set()
+    for index, line in enumerate(tree.body):
+        if index == 0 and m.matches(line, _DOCSTRING):
+            continue
+        if not m.matches(line, _IMPORT_LINE):
+            break
+        for statement in line.body:
+            if isinstance(statement, cst.Import):
+                for alias in statement.names:
+                    present.add(
+                        (_dotted_name(alias.name), None, alias.evaluated_alias)
+                    )
+            elif (
+                not statement.relative
+                and statement.module is not None
+                and not isinstance(statement.names, cst.ImportStar)
+            ):
+                module = _dotted_name(statement.module)
+                for alias in statement.names:
+                    present.add(
+                        (module, _dotted_name(alias.name), alias.evaluated_alias)
+                    )
+    context.scratch[AddImportsVisitor.CONTEXT_KEY] = [
+        item
+        for item in requests
+        if item.relative
+        or (item.module_name, item.obj_name, item.alias) not in present
+    ]
+
+
+def _dotted_name(node: cst.CSTNode) -> str:
+    if isinstance(node, cst.Attribute):
+        return f"{_dotted_name(node.value)}.{node.attr.value}"
+    return node.value if isinstance(node, cst.Name) else ""
+
+
 _TYPE_STRING = re.compile(r"[\w.\[\], |]+")
 
 
@@ -157,6 +204,7 @@ class _RemoveImports(_Undecorated, RemoveImportsVisitor):
 def apply_import_changes(context: CodemodContext, tree: cst.Module) -> cst.Module:
     """Runs the scheduled ``AddImportsVisitor``/``RemoveImportsVisitor`` work."""
     keep_only_unused_removals(context, tree)
+    drop_present_additions(context, tree)
     add = bool(context.scratch.get(AddImportsVisitor.CONTEXT_KEY))
     remove = bool(context.scratch.get(RemoveImportsVisitor.CONTEXT_KEY))
     if not (add or remove):
