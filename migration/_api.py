@@ -16,7 +16,7 @@ from pathlib import Path
 import libcst as cst
 from libcst.codemod import CodemodContext, SkipFile
 
-from migration._base import Refusal, state_of
+from migration._base import LINES_KEY, Refusal, state_of, statement_lines
 from migration._facts import may_need_migration, mentions_flax
 
 __all__ = ["MigrationResult", "Refusal", "migrate_paths", "transform_source"]
@@ -96,7 +96,7 @@ def transform_source(
         )
     unchanged = MigrationResult(filename, source, source, False, {}, (), None)
     relevant = mentions_flax(source) and may_need_migration(source)
-    error = _syntax_error(source, full_parse_follows=relevant)
+    error, syntax = _syntax_error(source, full_parse_follows=relevant)
     if error or not relevant:
         return dataclasses.replace(unchanged, error=error) if error else unchanged
     try:
@@ -106,6 +106,10 @@ def transform_source(
     from migration._pipeline import MigrateFrozenDictCommand
 
     context = CodemodContext(filename=filename)
+    if syntax is not None:
+        lines = statement_lines(module, syntax)
+        if lines is not None:
+            context.scratch[LINES_KEY] = lines
     command = MigrateFrozenDictCommand(
         context, use_variables=use_variables, annotate=annotate
     )
@@ -251,30 +255,32 @@ def _import_names(module: cst.Module) -> set[tuple[str, str]]:
     return found
 
 
-def _syntax_error(source: str, *, full_parse_follows: bool) -> str | None:
+def _syntax_error(
+    source: str, *, full_parse_follows: bool
+) -> tuple[str | None, ast.Module | None]:
     """A parse error found cheaply, before (or instead of) the LibCST parse.
 
-    ``ast.parse`` is the fast check. Where it fails, LibCST decides (it knows
-    newer grammar than the running Python), except for nesting beyond what
-    CPython accepts, which LibCST's native parser does not survive.
+    ``ast.parse`` is the fast check; its tree is returned too (the line numbers
+    of refusals come from it). Where it fails, LibCST decides (it knows newer
+    grammar than the running Python), except for nesting beyond what CPython
+    accepts, which LibCST's native parser does not survive.
     """
     try:
-        ast.parse(source)
-        return None
+        return None, ast.parse(source)
     except SyntaxError as exc:
         if "too many nested" in str(exc):
-            return f"does not parse: line {exc.lineno}: {exc.msg}"
+            return f"does not parse: line {exc.lineno}: {exc.msg}", None
     except (RecursionError, MemoryError) as exc:
-        return f"does not parse: {type(exc).__name__}"
+        return f"does not parse: {type(exc).__name__}", None
     except Exception:  # noqa: BLE001 - ValueError (null bytes) and the like
         pass
     if full_parse_follows:
-        return None
+        return None, None
     try:
         cst.parse_module(source)
     except Exception as exc:  # noqa: BLE001
-        return _parse_error(exc)
-    return None
+        return _parse_error(exc), None
+    return None, None
 
 
 def _parse_error(exc: BaseException) -> str:

@@ -10,13 +10,14 @@ expressions compose.
 
 from __future__ import annotations
 
+import ast
 import collections
 import dataclasses
 
 import libcst as cst
 import libcst.matchers as m
 from libcst.codemod import CodemodContext, SkipFile, VisitorBasedCodemodCommand
-from libcst.metadata import PositionProvider
+from libcst.metadata import MetadataWrapper, PositionProvider
 
 from migration import _names as names
 from migration._facts import (
@@ -34,6 +35,9 @@ from migration._facts import (
 
 STATE_KEY = "migration.state"
 FACTS_KEY = "migration.facts"
+#: ``id`` of each top-level statement -> its first line (set by ``transform_source``).
+LINES_KEY = "migration.lines"
+_POSITIONS_KEY = "migration.positions"
 NOTE_PREFIX = "# variables-migration:"
 
 
@@ -131,9 +135,42 @@ class MigrationHelpers:
                 )
 
     def line_of(self, node: cst.CSTNode) -> int:
+        """1-based line of ``node`` in the module (0 if unknown)."""
+        line = self._line_in_statement(node)
+        if line is not None:
+            return line
         positions = self.context.wrapper.resolve(PositionProvider)
         position = positions.get(node)
         return position.start.line if position is not None else 0
+
+    def _line_in_statement(self, node: cst.CSTNode) -> int | None:
+        """The line from the top-level statement's line (``ast``) plus the offset
+        inside it, found by printing only that statement, not the whole module
+        (which is what ``PositionProvider`` on the module costs)."""
+        lines = self.context.scratch.get(LINES_KEY)
+        if not lines:
+            return None
+        facts = self.facts
+        module, top = facts.module, node
+        while True:
+            parent = facts.parents.get(top)
+            if parent is None:
+                return None
+            if parent is module:
+                break
+            top = parent
+        start = lines.get(id(top))
+        if start is None:
+            return None
+        cache = self.context.scratch.setdefault(_POSITIONS_KEY, {})
+        positions = cache.get(id(top))
+        if positions is None:
+            alone = module.with_changes(header=(), footer=(), body=(top,))
+            wrapper = MetadataWrapper(alone, unsafe_skip_copy=True)
+            positions = cache[id(top)] = wrapper.resolve(PositionProvider)
+        if node not in positions or top not in positions:
+            return None
+        return start + positions[node].start.line - positions[top].start.line
 
     # --- names the rewrites add -------------------------------------------------------
 
@@ -356,6 +393,26 @@ class MigrationCommand(MigrationHelpers, VisitorBasedCodemodCommand):
         if self.standalone:
             updated = finish_statement(self, original_node, updated)
         return updated
+
+
+def statement_lines(module: cst.Module, tree: ast.Module) -> dict[int, int] | None:
+    """``id`` of each top-level statement of ``module`` -> its line, from ``tree``.
+
+    ``tree`` is ``ast.parse`` of the same source: a LibCST statement line holds as
+    many ``ast`` statements as it has small statements (``a = 1; b = 2``), any
+    other statement one, and both place a statement at its first token (a
+    decorated function at ``def``). None when the two do not line up.
+    """
+    lines: dict[int, int] = {}
+    body, index = tree.body, 0
+    for statement in module.body:
+        if index >= len(body):
+            return None
+        lines[id(statement)] = body[index].lineno
+        index += (
+            len(statement.body) if isinstance(statement, cst.SimpleStatementLine) else 1
+        )
+    return lines if index == len(body) else None
 
 
 # --- statement-level finishing: notes and self-assignments ---------------------------
