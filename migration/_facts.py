@@ -120,13 +120,20 @@ class Scope:
     )
     declared_global: set[str] = dataclasses.field(default_factory=set)
     declared_nonlocal: set[str] = dataclasses.field(default_factory=set)
+    #: names bound only as comprehension targets -> the comprehensions binding them
+    #: (``binds`` has them too, for the data flow; name lookup keeps them local).
+    comprehension_binds: dict[str, list[cst.CSTNode]] = dataclasses.field(
+        default_factory=dict
+    )
+    #: names bound here other than as comprehension targets.
+    plain_binds: set[str] = dataclasses.field(default_factory=set)
 
     def bound(self, name: str) -> bool:
         return name in self.binds or name in self.params
 
     def defines(self, name: str) -> bool:
         """Whether ``name`` is a local of this scope (imports included)."""
-        return name in self.binds or name in self.params or name in self.imports
+        return name in self.plain_binds or name in self.params or name in self.imports
 
 
 @dataclasses.dataclass(eq=False)
@@ -169,6 +176,8 @@ class Facts:
         self.flaxy = False
         self.hash_replace_fields: set[str] = set()
         self._global_names: set[str] = set()
+        #: local names an import gives to an API name (``freeze as fz``).
+        self.imported_as: set[str] = set()
         #: Nodes a rewrite family may change or report, and all their ancestors
         #: (see ``on_hot_path``).
         self.hot_path: set[cst.CSTNode] = set()
@@ -189,7 +198,11 @@ class Facts:
             leaf = node.attr.value
         else:
             return None
-        if leaf not in names.INTERESTING_LEAVES and leaf not in self.aliases:
+        if (
+            leaf not in names.INTERESTING_LEAVES
+            and leaf not in self.aliases
+            and leaf not in self.imported_as
+        ):
             return None
         if kind is cst.Attribute:
             inner = node.value
@@ -240,14 +253,19 @@ class Facts:
         to the enclosing scope; ``global``/``nonlocal`` are followed), then every
         binding of it there contributes a name: an import its imported path plus
         the rest of the chain, any other binding a local name, a builtin
-        ``builtins.<name>``. ``tests/migration/test_qualified_names.py`` checks the
-        two agree on every module of the test corpus.
+        ``builtins.<name>``; comprehension variables are local to their
+        comprehension. One difference is deliberate: within a module or class
+        body, LibCST counts only the bindings above the use, this counts all of
+        them (a name rebound after its use in the same body is rare, and a
+        rebinding only adds a local name next to the imported one).
+        ``tests/migration/test_name_resolution.py`` checks both give the same
+        answers on the test corpus and generated modules.
         """
         full = get_full_name_for_node(node)
         if not full:
             return ()
         root, _, rest = full.partition(".")
-        home = self._lookup(self._eval_scope(node), root)
+        home = self._lookup(self._eval_scope(node), root, node)
         if home is None:
             if root in self._global_names:
                 return (QualifiedName(full, QualifiedNameSource.LOCAL),)
@@ -266,7 +284,11 @@ class Facts:
             else:
                 name = f"{module}.{obj}{tail}"
             found.append(QualifiedName(name, QualifiedNameSource.IMPORT))
-        if home.bound(root):
+        if home.bound(root) and (
+            root in home.plain_binds
+            or root in home.params
+            or self._in_comprehension_of(home, root, home, node)
+        ):
             found.append(
                 QualifiedName(self._name_prefix(home) + full, QualifiedNameSource.LOCAL)
             )
@@ -284,7 +306,17 @@ class Facts:
             child, current = current, self.parents.get(current)
         return self.scopes[self.module]
 
-    def _lookup(self, scope: Scope, name: str) -> Scope | None:
+    def _in_comprehension_of(
+        self, scope: Scope, name: str, start: Scope, node: cst.CSTNode
+    ) -> bool:
+        comprehensions = scope.comprehension_binds.get(name)
+        if not comprehensions or scope is not start:
+            return False
+        return any(a in comprehensions for a in self.ancestors(node))
+
+    def _lookup(
+        self, scope: Scope, name: str, node: cst.CSTNode | None = None
+    ) -> Scope | None:
         """The scope whose binding of ``name`` a load in ``scope`` sees, if any."""
         current: Scope | None = scope
         first = True
@@ -293,7 +325,11 @@ class Facts:
                 module = self.scopes[self.module]
                 return module if module.defines(name) else None
             if name not in current.declared_nonlocal and (
-                (first or current.kind != "class") and current.defines(name)
+                (first or current.kind != "class")
+                and (
+                    current.defines(name)
+                    or self._in_comprehension_of(current, name, scope, node)
+                )
             ):
                 return current
             first = False
@@ -309,7 +345,7 @@ class Facts:
             elif current.kind == "function":
                 parts.append(f"{current.node.name.value}.<locals>")
             else:
-                parts.append("<lambda>.<locals>")
+                parts.append("<locals>")  # a lambda, spelled as LibCST does
             current = current.parent
         return "".join(f"{part}." for part in reversed(parts))
 
@@ -1079,6 +1115,7 @@ class _FactsVisitor(cst.CSTVisitor):
         self.scope_stack: list[Scope] = []
         self.counter = 0
         self.not_load: set[cst.CSTNode] = set()
+        self.comprehension: cst.CSTNode | None = None  # binding its targets
         # Work that needs qualified names, run in source order once every binding
         # of the module is known (see ``leave_Module``).
         self.pending: list[tuple[Callable[..., None], tuple]] = []
@@ -1121,6 +1158,12 @@ class _FactsVisitor(cst.CSTVisitor):
 
     def _bind(self, name: cst.Name, value: cst.CSTNode | None = None) -> None:
         self.not_load.add(name)
+        if self.comprehension is None:
+            self.scope.plain_binds.add(name.value)
+        else:
+            self.scope.comprehension_binds.setdefault(name.value, []).append(
+                self.comprehension
+            )
         self.scope.binds.setdefault(name.value, []).append(
             (self.f.order.get(name, self.counter), value)
         )
@@ -1269,6 +1312,9 @@ class _FactsVisitor(cst.CSTVisitor):
             )
 
     def _record_import(self, local: str, spec: tuple) -> None:
+        module, obj, _ = spec
+        if (obj or module).rpartition(".")[2] in names.INTERESTING_LEAVES:
+            self.f.imported_as.add(local)
         self.f.imports.setdefault(local, []).append(spec)
         self.scope.imports.setdefault(local, []).append(spec)
         if self.scope.kind == "module":
@@ -1336,12 +1382,22 @@ class _FactsVisitor(cst.CSTVisitor):
             self.scope.binds.setdefault(node.target.value, []).append(
                 (self.f.order.get(node.target, self.counter), None)
             )
+            self.scope.plain_binds.add(node.target.value)
 
     def visit_For(self, node: cst.For) -> None:
         self._bind_target(node.target, None)
 
     def visit_CompFor(self, node: cst.CompFor) -> None:
-        self._bind_target(node.target, None)
+        comprehension = self.f.parents.get(node)
+        while comprehension is not None and not isinstance(
+            comprehension, _COMPREHENSIONS
+        ):
+            comprehension = self.f.parents.get(comprehension)
+        self.comprehension = comprehension
+        try:
+            self._bind_target(node.target, None)
+        finally:
+            self.comprehension = None
 
     def visit_AsName(self, node: cst.AsName) -> None:
         self._bind_target(node.name, None)
