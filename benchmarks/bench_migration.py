@@ -6,9 +6,11 @@ flax, 10% Flax code with nothing to migrate (Linen modules, optax) and 15% Flax
 code with one to six of the catalogued FrozenDict patterns. Then times
 ``migration.migrate_paths(root, write=False)`` (the work of ``python -m migration
 --diff`` before printing) with several ``jobs`` values, and prints files/s (wall
-clock), files/s per core (files per CPU-second of the process and its workers, which
-other tenants of a shared machine do not distort), the cores actually used (CPU
-seconds / wall seconds) and the speed-up against ``jobs=1``, plus one-process
+clock), files/s per core (files/s divided by the worker processes that can run at
+once, ``min(jobs, cores)``), the CPU seconds of this process for ``jobs=1`` (which
+other tenants of a shared machine do not inflate; worker processes of a
+``forkserver`` pool are not this process's children, so their CPU time cannot be
+read here) and the speed-up against ``jobs=1``, plus one-process
 throughput by kind of file next to the cost of parsing the same files with LibCST
 (the floor for any LibCST codemod) and with ``ast``.
 
@@ -296,19 +298,23 @@ def main(argv=None) -> int:
         print(f"median of {repeats}; target {TARGET_PER_CORE:.0f} files/s per core")
         print()
         print(
-            "| jobs | wall s | files/s | CPU s | files/s per core |"
-            " cores used | speed-up vs jobs=1 |"
+            "| jobs | workers | wall s | files/s | files/s per core |"
+            " CPU s (jobs=1) | files per CPU s (jobs=1) | speed-up vs jobs=1 |"
         )
-        print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+        print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         base = None
         results = None
         for jobs in jobs_list:
             wall, cpu, results = time_paths(root, jobs, repeats)
+            workers = min(jobs, cores)
             rate = n_files / wall
             base = base or rate
+            cpu_cells = (
+                f"{cpu:.1f} | {n_files / cpu:,.1f}" if jobs == 1 else "n/a | n/a"
+            )
             print(
-                f"| {jobs} | {wall:.1f} | {rate:,.1f} | {cpu:.1f} |"
-                f" {n_files / cpu:,.1f} | {cpu / wall:.2f} | {rate / base:.2f}x |"
+                f"| {jobs} | {workers} | {wall:.1f} | {rate:,.1f} |"
+                f" {rate / workers:,.1f} | {cpu_cells} | {rate / base:.2f}x |"
             )
         assert results is not None and len(results) == n_files
         changed = sum(r.changed for r in results)
