@@ -299,4 +299,5 @@ def _pool_context():
     # Never plain fork: the caller may be a multithreaded process (JAX, for one),
     # and forking one can deadlock. forkserver forks from a clean server process.
     methods = multiprocessing.get_all_start_methods()
-    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    method = "forkserver" if "forkserver" in methods else "spawn"
+    return multiprocessing.get_context(method)

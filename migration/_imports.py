@@ -89,9 +89,7 @@ def drop_present_additions(context: CodemodContext, tree: cst.Module) -> None:
         for statement in line.body:
             if isinstance(statement, cst.Import):
                 for alias in statement.names:
-                    present.add(
-                        (_dotted_name(alias.name), None, alias.evaluated_alias)
-                    )
+                    present.add((_dotted_name(alias.name), None, alias.evaluated_alias))
             elif (
                 not statement.relative
                 and statement.module is not None
@@ -105,8 +103,7 @@ def drop_present_additions(context: CodemodContext, tree: cst.Module) -> None:
     context.scratch[AddImportsVisitor.CONTEXT_KEY] = [
         item
         for item in requests
-        if item.relative
-        or (item.module_name, item.obj_name, item.alias) not in present
+        if item.relative or (item.module_name, item.obj_name, item.alias) not in present
     ]
 
 

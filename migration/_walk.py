@@ -109,9 +109,10 @@ _WALKABLE: dict[type, bool] = {}
 
 
 def walk(node: cst.CSTNode, visitor: cst.CSTVisitor) -> None:
-    """Calls ``visitor.on_visit``/``on_leave`` on ``node`` and its non-trivia descendants.
+    """Calls ``visitor.on_visit``/``on_leave`` on ``node`` and its descendants.
 
-    As ``node.visit(visitor)`` for a read-only visitor: ``on_visit`` returning
+    Trivia (see ``is_trivia``) is skipped. As ``node.visit(visitor)`` for a
+    read-only visitor otherwise: ``on_visit`` returning
     False skips the children; ``on_visit_attribute``/``on_leave_attribute`` are
     not called.
     """

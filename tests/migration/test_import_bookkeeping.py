@@ -51,8 +51,7 @@ def test_an_import_goes_only_with_its_last_use(extra, kept):
 
 def test_a_rewritten_api_name_used_elsewhere_keeps_its_import():
     source = HEADER + (
-        "x = FrozenDict(a=1)\n\n\ndef later(y):\n"
-        "    return isinstance(y, FrozenDict)\n"
+        "x = FrozenDict(a=1)\n\n\ndef later(y):\n    return isinstance(y, FrozenDict)\n"
     )
     result = transform_source(source)
     assert "x = dict(a=1)" in result.code

@@ -144,8 +144,9 @@ def check_same_names(source: str) -> None:
         theirs.code(n): a for n, a in theirs.api.items()
     }
     assert set(ours.api) == set(theirs.api)
-    queried = {n for scope in ours.scopes.values() for ns in scope.loads.values()
-               for n in ns}
+    queried = {
+        n for scope in ours.scopes.values() for ns in scope.loads.values() for n in ns
+    }
     for node in ours.order:
         if isinstance(node, cst.Call):
             queried.add(node.func)
@@ -178,7 +179,8 @@ def test_awkward_module_resolves_what_python_would():
     # ... a class attribute shadows a name only inside the class body, not in its
     # methods, so `FrozenDict({})` in `Shadow.get` is flax's.
     shadow = next(
-        s for s in module.body
+        s
+        for s in module.body
         if isinstance(s, cst.ClassDef) and s.name.value == "Shadow"
     )
     get = shadow.body.body[1]
