@@ -144,28 +144,24 @@ class MigrationHelpers:
         return position.start.line if position is not None else 0
 
     def _line_in_statement(self, node: cst.CSTNode) -> int | None:
-        """The line from the top-level statement's line (``ast``) plus the offset
-        inside it, found by printing only that statement, not the whole module
-        (which is what ``PositionProvider`` on the module costs)."""
+        """The line of the innermost enclosing statement with a known line (a
+        top-level statement, class or function; see ``statement_lines``) plus the
+        offset inside it, found by printing only that statement, not the whole
+        module (which is what ``PositionProvider`` on the module costs)."""
         lines = self.context.scratch.get(LINES_KEY)
         if not lines:
             return None
         facts = self.facts
-        module, top = facts.module, node
-        while True:
-            parent = facts.parents.get(top)
-            if parent is None:
-                return None
-            if parent is module:
-                break
-            top = parent
-        start = lines.get(id(top))
-        if start is None:
+        top = facts.parents.get(node)
+        while top is not None and id(top) not in lines:
+            top = facts.parents.get(top)
+        if top is None:
             return None
+        start = lines[id(top)]
         cache = self.context.scratch.setdefault(_POSITIONS_KEY, {})
         positions = cache.get(id(top))
         if positions is None:
-            alone = module.with_changes(header=(), footer=(), body=(top,))
+            alone = facts.module.with_changes(header=(), footer=(), body=(top,))
             wrapper = MetadataWrapper(alone, unsafe_skip_copy=True)
             positions = cache[id(top)] = wrapper.resolve(PositionProvider)
         if node not in positions or top not in positions:
@@ -396,23 +392,37 @@ class MigrationCommand(MigrationHelpers, VisitorBasedCodemodCommand):
 
 
 def statement_lines(module: cst.Module, tree: ast.Module) -> dict[int, int] | None:
-    """``id`` of each top-level statement of ``module`` -> its line, from ``tree``.
+    """``id`` of top-level statements, classes and functions -> their line.
 
     ``tree`` is ``ast.parse`` of the same source: a LibCST statement line holds as
     many ``ast`` statements as it has small statements (``a = 1; b = 2``), any
     other statement one, and both place a statement at its first token (a
-    decorated function at ``def``). None when the two do not line up.
+    decorated function at ``def``). The bodies of classes and functions are
+    matched the same way, so that a line inside a long class is found from its
+    method. None when the two do not line up.
     """
     lines: dict[int, int] = {}
-    body, index = tree.body, 0
-    for statement in module.body:
+    return lines if _match_body(module.body, tree.body, lines) else None
+
+
+def _match_body(statements, body: list[ast.stmt], lines: dict[int, int]) -> bool:
+    index = 0
+    for statement in statements:
         if index >= len(body):
-            return None
+            return False
         lines[id(statement)] = body[index].lineno
+        if isinstance(statement, (cst.FunctionDef, cst.ClassDef)) and isinstance(
+            statement.body, cst.IndentedBlock
+        ):
+            inner = body[index]
+            if not isinstance(
+                inner, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+            ) or not _match_body(statement.body.body, inner.body, lines):
+                return False
         index += (
             len(statement.body) if isinstance(statement, cst.SimpleStatementLine) else 1
         )
-    return lines if index == len(body) else None
+    return index == len(body)
 
 
 # --- statement-level finishing: notes and self-assignments ---------------------------
