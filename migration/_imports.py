@@ -173,6 +173,19 @@ class _Undecorated:
             )
         return [] if _Undecorated._plain[base] else super().__dir__()
 
+    # With no matcher decorations, the matcher bookkeeping LibCST does around
+    # every node (gating matchers, constructed visit functions) has nothing to do.
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        if _Undecorated._plain.get(type(self).__mro__[2]):
+            return cst.CSTTransformer.on_visit(self, node)
+        return super().on_visit(node)
+
+    def on_leave(self, original_node: cst.CSTNode, updated_node: cst.CSTNode):
+        if _Undecorated._plain.get(type(self).__mro__[2]):
+            return cst.CSTTransformer.on_leave(self, original_node, updated_node)
+        return super().on_leave(original_node, updated_node)
+
 
 class _AddImports(_Undecorated, AddImportsVisitor):
     pass
