@@ -8,6 +8,8 @@ import libcst.matchers as m
 from migration import _edit
 from migration import _names as names
 from migration._base import MigrationCommand
+from migration._facts import FROZEN_API, GOLDEN, REPR
+from migration.commands.rewrite_copy import held_update_mutation
 
 
 class DropFreezeCommand(MigrationCommand):
@@ -37,12 +39,17 @@ class DropFreezeCommand(MigrationCommand):
             return updated_node
         source = original_node.args[0].value
         pattern = freeze_pattern(facts, source)
-        trap = self.freeze_trap(original_node, source)
+        trap = self.freeze_trap(original_node, source) or held_alias_trap(
+            facts, original_node, source
+        )
+        if trap is None or trap[0] == "ALIAS":
+            trap = shown_trap(facts, original_node) or trap
         if trap is not None:
             kind, reason = trap
             if kind == "ALIAS" and self.use_variables:
                 self.record(pattern, original_node)
                 self.release(original_node.func)
+                report_shown(self, original_node, pattern)
                 return _edit.keep_parens(
                     updated_node,
                     updated_node.with_changes(
@@ -57,6 +64,7 @@ class DropFreezeCommand(MigrationCommand):
         if fully_qualified(original_node.func):
             self.record("P12")
         self.release(original_node.func)
+        report_shown(self, original_node, pattern)
         return _edit.unwrap_call(updated_node, updated_node.args[0].value)
 
 
@@ -85,3 +93,57 @@ def trap_pattern(facts, call: cst.Call, pattern: str, kind: str) -> str:
 def fully_qualified(func: cst.BaseExpression) -> bool:
     """``flax.core.frozen_dict.<name>`` written out in full (P12)."""
     return (names.dotted_name(func) or "").startswith("flax.core.frozen_dict.")
+
+
+def held_alias_trap(
+    facts, call: cst.Call, source: cst.BaseExpression | None
+) -> tuple[str, str] | None:
+    """ALIAS: ``source`` holds a dict a kept ``flax.core.copy`` stored, written later.
+
+    The counterpart of ``freeze_trap``'s own check of later writes, for the values
+    ``flax.core.copy(d, u)`` on a dict ``d`` keeps as they are (see
+    ``held_update_mutation``).
+    """
+    if source is None:
+        return None
+    use = held_update_mutation(facts, source, call)
+    if use is None:
+        return None
+    return "ALIAS", f"{use.detail}, and without the copy the change would show through"
+
+
+def shown_trap(facts, call: cst.Call) -> tuple[str, str] | None:
+    """METHOD / REPR: what the FrozenDict made by ``call`` is used for needs it.
+
+    METHOD: an attribute a dict lacks or implements differently is used on it
+    (``__reduce__``, ``tree_flatten_with_keys``, ``_dict``...). REPR: its text is
+    compared, directly (``assert repr(x) == ...``) or as a golden
+    ``FrozenDict({...`` string in the same code (a doctest, captured output).
+    """
+    uses = facts.value_uses(call)
+    for use in uses:
+        if use.kind == FROZEN_API:
+            return "METHOD", (
+                f"{use.detail}: keep the FrozenDict, or port that use by hand"
+            )
+    for use in uses:
+        if use.kind == GOLDEN:
+            return "REPR", (
+                f"{use.detail}: a dict prints as `{{...}}` where a FrozenDict "
+                "printed `FrozenDict({...})`; update the expected text when you "
+                "drop the FrozenDict"
+            )
+    return None
+
+
+def report_shown(command: MigrationCommand, call: cst.Call, pattern: str) -> None:
+    """Reports (REPR) a rewritten FrozenDict whose text is printed or formatted."""
+    for use in command.facts.value_uses(call):
+        if use.kind == REPR:
+            command.refuse(
+                call,
+                f"{pattern}/REPR",
+                f"rewrote it, but {use.detail}: the text changes (a dict prints "
+                "without the `FrozenDict(` prefix); update golden logs and doctests",
+            )
+            return

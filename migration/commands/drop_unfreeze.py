@@ -9,6 +9,7 @@ from migration import _edit
 from migration import _names as names
 from migration._base import MigrationCommand
 from migration._facts import TREEPAIR
+from migration.commands.rewrite_copy import held_update_mutation, kept_dict_witnesses
 
 _SELF = m.Name("self") | m.Name("cls") | m.Call(func=m.Name("super"))
 
@@ -26,6 +27,13 @@ class DropUnfreezeCommand(MigrationCommand):
     on a dict, becomes ``flax.core.unfreeze(x)``. With ``--use-variables`` both
     become ``vs.clone_pytree(x)``. ``self.<field>.unfreeze()`` inside a Linen module
     always becomes ``flax.core.unfreeze(...)``: Linen keeps such fields frozen.
+
+    Two kinds of ``unfreeze`` are kept whatever their uses, so that a second run
+    changes nothing: ``unfreeze({**x, ...})``, which is what the P09/P11 rewrites
+    write when an update changes later, and an ``unfreeze`` whose dict reaches
+    ``flax.core.copy(d, u)`` as ``d`` where that call is left alone because ``d``
+    was a dict before the migration too (the method form still becomes
+    ``flax.core.unfreeze(...)``, which raises on nothing).
     """
 
     DESCRIPTION = "Drop unfreeze(x) / x.unfreeze() where the copy is not needed."
@@ -78,6 +86,16 @@ class DropUnfreezeCommand(MigrationCommand):
         method: bool,
     ) -> cst.BaseExpression:
         pattern = "P03" if method else "P02"
+        if not method and m.matches(
+            source, m.Dict(elements=[m.StarredDictElement(), m.ZeroOrMore()])
+        ):
+            # `unfreeze({**x, ...})` is what the P09/P11 rewrites write when the
+            # update is changed later: it is this tool's own answer, so a second
+            # run keeps it as it is (neither dropped nor made `vs.clone_pytree`).
+            self.claim(original)
+            return updated
+        if original in kept_dict_witnesses(self.facts, self.context.scratch):
+            return self._keep_for_dual_copy(original, updated, new_source, method)
         drop = self._drop_label(original, source, pattern)
         if drop is not None:
             self.record(drop, original)
@@ -107,17 +125,36 @@ class DropUnfreezeCommand(MigrationCommand):
             return self._copy_call(
                 updated, self.flax_core("unfreeze"), new_source, method
             )
-        if m.matches(source, m.Dict(elements=[m.StarredDictElement(), m.ZeroOrMore()])):
-            # `unfreeze({**x, ...})` is what the P09/P11 rewrites write when the
-            # update is changed later: keeping it is this tool's own answer, so
-            # reporting it again would make a second run add a note.
-            return updated
         self.refuse(
             original,
             f"P02/{trap}",
             f"{reason}; kept `unfreeze` (it still copies a dict)",
         )
         return updated
+
+    def _keep_for_dual_copy(
+        self,
+        original: cst.Call,
+        updated: cst.Call,
+        new_source: cst.BaseExpression,
+        method: bool,
+    ) -> cst.BaseExpression:
+        """Keeps an ``unfreeze`` whose dict a ``flax.core.copy`` left alone gets."""
+        pattern = "P03" if method else "P02"
+        reason = (
+            "its dict goes to `flax.core.copy(d, u)`, which copies `u` for a "
+            "FrozenDict `d` but not for a dict, and `u` changes later"
+        )
+        if not method:
+            self.refuse(original, f"{pattern}/COPY", f"{reason}; kept `unfreeze`")
+            return updated
+        self.record(pattern, original)
+        self.refuse(
+            original,
+            f"{pattern}/COPY",
+            f"{reason}; rewrote it to `flax.core.unfreeze(...)`, which still copies",
+        )
+        return self._copy_call(updated, self.flax_core("unfreeze"), new_source, method)
 
     def _copy_call(self, updated: cst.Call, func, new_source, method: bool) -> cst.Call:
         if not method:
@@ -150,6 +187,7 @@ class DropUnfreezeCommand(MigrationCommand):
         if (
             self.result_escapes(original) is None
             and facts.source_mutation(source, original) is None
+            and held_update_mutation(facts, source, original) is None
         ):
             return pattern
         return None
@@ -176,7 +214,9 @@ class DropUnfreezeCommand(MigrationCommand):
             if use.kind == TREEPAIR:
                 return "TREEDEF", f"the copy is a plain dict and {use.detail}"
             return "MUT", f"the copy may be changed: {use.detail}"
-        mutation = facts.source_mutation(source, original)
+        mutation = facts.source_mutation(source, original) or held_update_mutation(
+            facts, source, original
+        )
         return (
             "MUT",
             f"{mutation.detail if mutation else 'the source changes later'}, "

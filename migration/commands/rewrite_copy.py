@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+
 import libcst as cst
 import libcst.matchers as m
 
 from migration import _edit
 from migration import _names as names
 from migration._base import MigrationCommand
+from migration._facts import MUTATE, Facts, Use
 
 _COPY_CALL = m.Call(
     func=m.Attribute(attr=m.Name("copy")),
@@ -42,7 +45,11 @@ class RewriteCopyCommand(MigrationCommand):
 
     ``flax.core.copy(x, u)`` itself (P11) stays, except where a dict inside ``u``
     is written to later: on a FrozenDict the helper deep-copied ``u``, on a dict
-    it does not, so that call becomes ``flax.core.unfreeze({**x, **u})`` too.
+    it does not, so that call becomes ``flax.core.unfreeze({**x, **u})`` too. Not
+    when ``x`` was a plain dict before the migration as well (a dict display,
+    ``dict(...)``, an ``unfreeze`` result, or a local only ever bound to those):
+    the old program took the helper's dict branch (a copy of ``x``, ``u`` stored
+    as it is), which the call still takes, so it stays as written.
 
     Left alone: zero-argument ``.copy()``, ``np.copy``/``copy.copy`` (module
     receivers), keyword forms other than ``add_or_replace``. Reported: a Linen
@@ -127,18 +134,7 @@ class RewriteCopyCommand(MigrationCommand):
         self, update: cst.BaseExpression, anchor: cst.CSTNode
     ) -> bool:
         """A dict inside the update is written to after the copy was taken."""
-        values = (
-            [
-                e.value
-                for e in update.elements
-                if m.matches(e, m.DictElement() | m.StarredDictElement())
-            ]
-            if m.matches(update, m.Dict())
-            else [update]
-        )
-        return any(
-            self.facts.source_mutation(value, anchor) is not None for value in values
-        )
+        return update_changes_later(self.facts, update, anchor)
 
     @m.leave(m.Call(args=[m.Arg(keyword=None, star=""), m.Arg(star="")]))
     def deep_copy_dual_helper(
@@ -148,16 +144,13 @@ class RewriteCopyCommand(MigrationCommand):
 
         On a FrozenDict the helper deep-copied ``u``; on the dict it gets now it
         stores ``u``'s values as they are, so a later write to one shows through.
+        An ``x`` that was a plain dict before the migration too took the dict
+        branch then as well: that call is left as it is.
         """
         facts = self.facts
-        if facts.api.get(original_node.func) != names.DUAL_COPY:
+        if not dual_copy_stores_update(facts, original_node):
             return updated_node
-        update = original_node.args[1]
-        if update.keyword is not None and update.keyword.value != "add_or_replace":
-            return updated_node
-        if facts.flag_on or facts.typepres_region(original_node):
-            return updated_node
-        if not self._update_changes_later(update.value, original_node):
+        if plain_dict_witnesses(facts, original_node.args[0].value) is not None:
             return updated_node
         self.record("P11", original_node)
         merged = _edit.merge_dicts(
@@ -228,3 +221,270 @@ class RewriteCopyCommand(MigrationCommand):
             and m.matches(outer, _COPY_CALL)
             and self._nested_path(outer) is not None
         )
+
+
+# --- `flax.core.copy(x, u)` on a tree that was a dict before the migration too ----
+
+_WITNESSES_KEY = "migration.copy.dict-witnesses"
+_SELF = m.Name("self") | m.Name("cls") | m.Call(func=m.Name("super"))
+_NAME_BINDING = (
+    m.Assign(targets=[m.AssignTarget(target=m.Name())])
+    | m.AnnAssign(target=m.Name())
+    | m.NamedExpr(target=m.Name())
+)
+
+
+def update_changes_later(
+    facts: Facts,
+    update: cst.BaseExpression,
+    anchor: cst.CSTNode,
+    visiting: frozenset = frozenset(),
+) -> bool:
+    """A dict inside the update ``update`` is written to after ``anchor``."""
+    values = (
+        [
+            e.value
+            for e in update.elements
+            if m.matches(e, m.DictElement() | m.StarredDictElement())
+        ]
+        if m.matches(update, m.Dict())
+        else [update]
+    )
+    return any(
+        facts.source_mutation(value, anchor) is not None
+        or held_update_mutation(facts, value, anchor, visiting=visiting) is not None
+        for value in values
+    )
+
+
+def dual_copy_stores_update(
+    facts: Facts, call: cst.Call, visiting: frozenset = frozenset()
+) -> bool:
+    """``flax.core.copy(x, u)`` whose dict branch would let later writes to ``u`` show.
+
+    That is where a FrozenDict ``x`` (whose branch deep-copied ``u``) and a dict
+    ``x`` give different results: the calls ``deep_copy_dual_helper`` looks at.
+    """
+    if facts.api.get(call.func) != names.DUAL_COPY or not m.matches(
+        call, m.Call(args=[m.Arg(keyword=None, star=""), m.Arg(star="")])
+    ):
+        return False
+    update = call.args[1]
+    if update.keyword is not None and update.keyword.value != "add_or_replace":
+        return False
+    if facts.flag_on or facts.typepres_region(call):
+        return False
+    return update_changes_later(facts, update.value, call, visiting | {call})
+
+
+def plain_dict_witnesses(
+    facts: Facts,
+    expr: cst.BaseExpression,
+    depth: int = 0,
+    seen: frozenset = frozenset(),
+) -> tuple[cst.Call, ...] | None:
+    """How we know ``expr`` was a plain dict before the migration, or None.
+
+    A dict display or comprehension, ``dict(...)``, ``unfreeze(...)`` /
+    ``x.unfreeze()`` (which always returned a dict) and an item of one,
+    ``flax.core.copy`` of such a dict, or a local (of a function or the module)
+    every binding of which is one of those. Returns the
+    ``unfreeze`` calls the answer rests on: they must stay ``unfreeze`` calls, or a
+    second run would no longer see the dict (``DropUnfreezeCommand`` keeps them).
+    """
+    if depth > 8:
+        return None
+    if m.matches(expr, m.Dict() | m.DictComp()):
+        return ()
+    if m.matches(expr, m.Call()):
+        func = expr.func
+        api = facts.api.get(func)
+        single = m.matches(expr, m.Call(args=[m.Arg(keyword=None, star="")]))
+        if api == names.UNFREEZE:
+            return (expr,) if single else None
+        if api == names.DUAL_COPY:
+            if not expr.args or not m.matches(
+                expr.args[0], m.Arg(keyword=None, star="")
+            ):
+                return None
+            return plain_dict_witnesses(facts, expr.args[0].value, depth + 1, seen)
+        if api is None and m.matches(func, m.Attribute(attr=m.Name("unfreeze"))):
+            if (
+                expr.args
+                or m.matches(func.value, _SELF)
+                or names.UNFREEZE in facts.defined_functions
+                or facts.is_module_like(func.value)
+            ):
+                return None
+            return (expr,)
+        if m.matches(func, m.Name("dict")) and "builtins.dict" in facts.qualified(func):
+            return ()
+        return None
+    if m.matches(expr, m.Subscript()):
+        # Every mapping inside an ``unfreeze`` result is a dict too.
+        base = expr
+        while m.matches(base, m.Subscript()):
+            base = base.value
+        # (Not so for a display or a merge: their values may be FrozenDicts.)
+        found = plain_dict_witnesses(facts, base, depth + 1, seen)
+        if found is not None and list(found) == [base]:
+            return found
+        return None
+    if m.matches(expr, m.Name()):
+        return _local_witnesses(facts, expr, depth, seen)
+    return None
+
+
+def _local_witnesses(
+    facts: Facts, name: cst.Name, depth: int, seen: frozenset
+) -> tuple[cst.Call, ...] | None:
+    """Witnesses for a local (of a function or the module) bound only to dicts."""
+    home = _home_scope(facts, name)
+    if home is None or home.kind not in ("function", "module"):
+        return None
+    if name.value in home.params:
+        return None
+    binds = home.binds.get(name.value, ())
+    if not binds or _declared_elsewhere(facts.module, name.value):
+        return None
+    found: list[cst.Call] = []
+    for _, value in binds:
+        if value is None or not m.matches(facts.parents.get(value), _NAME_BINDING):
+            return None
+        if value in seen:
+            # ``t = flax.core.copy(t, u)``: the earlier bindings decide.
+            continue
+        inner = plain_dict_witnesses(facts, value, depth + 1, seen | {value})
+        if inner is None:
+            return None
+        found.extend(inner)
+    return tuple(found)
+
+
+def _declared_elsewhere(module: cst.Module, name: str) -> bool:
+    """A ``global``/``nonlocal`` statement of the module names ``name``.
+
+    Such a name is bound in more scopes than the one its bindings are recorded in.
+    """
+    return name in _declared_names(module)
+
+
+@functools.lru_cache(maxsize=8)
+def _declared_names(module: cst.Module) -> frozenset[str]:
+    return frozenset(
+        item.name.value
+        for statement in m.findall(module, m.Global() | m.Nonlocal())
+        for item in statement.names
+    )
+
+
+def kept_dict_witnesses(facts: Facts, scratch: dict) -> frozenset[cst.Call]:
+    """The ``unfreeze`` calls that ``flax.core.copy`` calls left alone rest on.
+
+    Computed once per module (kept in the context's scratch space).
+    """
+    cached = scratch.get(_WITNESSES_KEY)
+    if cached is not None and cached[0] is facts:
+        return cached[1]
+    found: set[cst.Call] = set()
+    for node, api in list(facts.api.items()):
+        if api != names.DUAL_COPY:
+            continue
+        call = facts.parents.get(node)
+        if not m.matches(call, m.Call()) or call.func is not node:
+            continue
+        if not dual_copy_stores_update(facts, call):
+            continue
+        witnesses = plain_dict_witnesses(facts, call.args[0].value)
+        if witnesses:
+            found.update(witnesses)
+    result = frozenset(found)
+    scratch[_WITNESSES_KEY] = (facts, result)
+    return result
+
+
+def held_update_mutation(
+    facts: Facts,
+    expr: cst.BaseExpression,
+    anchor: cst.CSTNode,
+    depth: int = 0,
+    visiting: frozenset = frozenset(),
+) -> Use | None:
+    """A later write to a dict that a ``flax.core.copy`` left alone stored in ``expr``.
+
+    ``t = flax.core.copy(d, {"k": v})`` on a dict ``d`` stores ``v`` itself in
+    ``t``, and such a call stays as written (``d`` was a dict before the migration
+    too, or the module keeps FrozenDicts), so a write to ``v`` after ``anchor``
+    changes ``t`` as well. ``Facts.source_mutation`` follows the trees an
+    expression reads and the dict displays bound to them, not what such a call
+    stores; the families that drop or skip a copy ask this too.
+    """
+    if depth > 3:
+        return None
+    if m.matches(expr, m.Dict() | m.List() | m.Tuple() | m.Set()):
+        for element in expr.elements:
+            found = held_update_mutation(
+                facts, element.value, anchor, depth + 1, visiting
+            )
+            if found is not None:
+                return found
+        return None
+    root, _ = facts.access_path(expr)
+    if root is None:
+        return None
+    home = _home_scope(facts, root)
+    if home is None:
+        return None
+    for _, value in home.binds.get(root.value, ()):
+        if value is None or value is expr:
+            continue
+        if m.matches(value, m.Call()) and facts.api.get(value.func) == names.DUAL_COPY:
+            if len(value.args) < 2 or _rewritten_dual_copy(facts, value, visiting):
+                continue
+            update = value.args[1].value
+            values = (
+                [e.value for e in update.elements]
+                if m.matches(update, m.Dict())
+                else [update]
+            )
+            for stored in values:
+                use = facts.source_mutation(stored, anchor)
+                if use is None:
+                    use = held_update_mutation(
+                        facts, stored, anchor, depth + 1, visiting
+                    )
+                if use is not None:
+                    return Use(
+                        MUTATE,
+                        f"`{facts.code(root)}` holds `{facts.code(stored)}`, which "
+                        f"`flax.core.copy` stored as it is; {use.detail}",
+                    )
+        elif m.matches(value, m.Name() | m.Dict() | m.List() | m.Tuple() | m.Set()):
+            found = held_update_mutation(facts, value, anchor, depth + 1, visiting)
+            if found is not None:
+                return found
+    return None
+
+
+def _rewritten_dual_copy(facts: Facts, call: cst.Call, visiting: frozenset) -> bool:
+    """``flax.core.copy(x, u)`` that ``deep_copy_dual_helper`` makes a deep copy.
+
+    A call met again while deciding this (only in code that feeds a call its own
+    result) counts as kept, which is the cautious answer for the caller.
+    """
+    if call in visiting:
+        return False
+    return (
+        dual_copy_stores_update(facts, call, visiting)
+        and plain_dict_witnesses(facts, call.args[0].value) is None
+    )
+
+
+def _home_scope(facts: Facts, name: cst.Name):
+    """The scope whose binding of ``name`` a load of it reads."""
+    home = facts.scope_of(name)
+    if home.kind == "class" and home.bound(name.value):
+        return home
+    while home is not None and (home.kind == "class" or not home.bound(name.value)):
+        home = home.parent
+    return home

@@ -8,6 +8,7 @@ import libcst.matchers as m
 from migration import _names as names
 from migration._base import MigrationCommand
 from migration._facts import is_two_target_pop
+from migration.commands.rewrite_copy import held_update_mutation
 
 _POP_ASSIGN = m.Assign(
     targets=[m.AssignTarget(target=m.Tuple() | m.List())],
@@ -98,7 +99,13 @@ class RewritePopCommand(MigrationCommand):
             _re_evaluable(new_receiver)
             and not facts.flag_on
             and not facts.typepres_region(call)
-            and (inner is None or facts.source_mutation(inner, call) is None)
+            and (
+                inner is None
+                or (
+                    facts.source_mutation(inner, call) is None
+                    and held_update_mutation(facts, inner, call) is None
+                )
+            )
         ):
             return updated_node.with_changes(
                 value=_split(new_receiver, new_call.args[0].value)

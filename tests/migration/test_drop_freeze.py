@@ -457,3 +457,48 @@ class TestDropFreeze(MigrationCodemodTest):
             """,
             refused=["P04/ALIAS@6"],
         )
+
+    def test_tree_holding_an_update_stored_by_flax_core_copy(self):
+        # On a dict `t1` (a dict before the migration too, so the call stays)
+        # `flax.core.copy` stores `h` itself in `t3`: a later write to `h` changes
+        # `t3`, which `freeze(t3)` had copied.
+        self.check(
+            """
+            import flax
+            from flax.core import freeze
+
+            def edit(h):
+                t1 = {"a": 1.0}
+                t3 = flax.core.copy(t1, {"c": h})
+                t5 = freeze(t3)
+                h["k"] = 0.0
+                return t5
+            """,
+            """
+            import flax
+            import variables as vs
+
+            def edit(h):
+                t1 = {"a": 1.0}
+                t3 = flax.core.copy(t1, {"c": h})
+                t5 = vs.clone_pytree(t3)
+                h["k"] = 0.0
+                return t5
+            """,
+            use_variables=True,
+            rewrites={"P04": 1},
+        )
+        self.unchanged(
+            """
+            import flax
+            from flax.core import freeze
+
+            def edit(h):
+                t1 = {"a": 1.0}
+                t3 = flax.core.copy(t1, {"c": h})
+                t5 = freeze(t3)
+                h["k"] = 0.0
+                return t5
+            """,
+            refused=["P04/ALIAS@7"],
+        )

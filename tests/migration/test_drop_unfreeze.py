@@ -316,6 +316,77 @@ class TestDropUnfreeze(MigrationCodemodTest):
             rewrites={"P02": 1, "P03": 1},
         )
 
+    def test_merge_written_by_the_copy_rewrite_is_kept_with_variables(self):
+        # M8: `unfreeze({**x, ...})` is what the P09/P11 rewrites write when the
+        # update changes later; it used to become `vs.clone_pytree` on a second
+        # run with --use-variables.
+        self.unchanged(
+            """
+            import flax
+
+            def f(x, h):
+                y = flax.core.unfreeze({**x, "a": h})
+                h["q"] = 1
+                return y
+            """,
+            use_variables=True,
+        )
+
+    def test_dict_given_to_a_kept_flax_core_copy_is_kept(self):
+        # M6b: `flax.core.copy(t1, u)` stays (t1 was a dict before the migration
+        # too, so the helper took its dict branch then as now); dropping the
+        # unfreeze, or making it `vs.clone_pytree`, would hide that on a second run.
+        self.check(
+            """
+            import flax
+
+            def edit(t0, t5):
+                t1 = flax.core.unfreeze(t0)
+                t3 = t5.unfreeze()
+                t2 = {"k": 1.0}
+                t4 = flax.core.copy(t1, {"c": t2})
+                t6 = flax.core.copy(t3, {"c": t2})
+                t2["k"] = 0.0
+                print(t4, t6)
+            """,
+            """
+            import flax
+
+            def edit(t0, t5):
+                t1 = flax.core.unfreeze(t0)
+                t3 = flax.core.unfreeze(t5)
+                t2 = {"k": 1.0}
+                t4 = flax.core.copy(t1, {"c": t2})
+                t6 = flax.core.copy(t3, {"c": t2})
+                t2["k"] = 0.0
+                print(t4, t6)
+            """,
+            use_variables=True,
+            refused=["P02/COPY@4", "P03/COPY@5"],
+            rewrites={"P03": 1},
+        )
+
+    def test_dict_given_to_a_flax_core_copy_with_a_fixed_update_goes(self):
+        self.check(
+            """
+            import flax
+
+            def edit(t0):
+                t1 = flax.core.unfreeze(t0)
+                t4 = flax.core.copy(t1, {"c": {"k": 1.0}})
+                print(t4)
+            """,
+            """
+            import flax
+
+            def edit(t0):
+                t1 = t0
+                t4 = flax.core.copy(t1, {"c": {"k": 1.0}})
+                print(t4)
+            """,
+            rewrites={"P02": 1},
+        )
+
     # --- other traps ------------------------------------------------------------------
 
     def test_linen_fields(self):
@@ -454,4 +525,27 @@ class TestDropUnfreeze(MigrationCodemodTest):
                 print(y, p)
             """,
             refused=["P02/MUT@6"],
+        )
+
+    def test_copy_of_a_tree_holding_a_stored_update_is_kept(self):
+        self.check(
+            """
+            import flax
+
+            def edit(h):
+                t3 = flax.core.copy({"a": 1.0}, {"c": h})
+                t5 = flax.core.unfreeze(t3)
+                h["k"] = 0.0
+                print(t5)
+            """,
+            """
+            import flax
+
+            def edit(h):
+                t3 = flax.core.copy({"a": 1.0}, {"c": h})
+                t5 = flax.core.unfreeze(t3)
+                h["k"] = 0.0
+                print(t5)
+            """,
+            refused=["P02/MUT@5"],
         )

@@ -443,6 +443,15 @@ COPY_THEN_MUTATE = (
     "import flax\n\nparams_ = variables_.copy(add_or_replace={'bias': w}); pass\n\n"
     "w['past'] = unfreeze(k['cache'])\n"
 )
+HELPER_COPY_ON_DICT_SOURCE = (
+    "import flax\n\n\ndef edit(t0):\n    t1 = flax.core.unfreeze(t0)\n"
+    "    t2 = {'k': 1.0}\n    t4 = flax.core.copy(t1, {'c': t2})\n"
+    "    t2['k'] = 0.0\n    print(t4)\n"
+)
+HELPER_COPY_ON_DICT_METHOD = (
+    "import flax\n\nt1 = t0.unfreeze()\nt2 = {'k': 1.0}\n"
+    "t4 = flax.core.copy(t1, {'c': t2})\nt2['k'] = 0.0\n"
+)
 JAX_ONLY = [
     "import jax\n\nstate_, p = x_.init(k, x).pop('params')\n",
     "import jax\n\nrest, params_ = params_.pop(\n    'params',\n)\n",
@@ -526,15 +535,30 @@ PLAIN_OPTS = {"use_variables": False, "annotate": False}
             {"use_variables": True, "annotate": True},
             id="annotated-mut-copy-crlf",
         ),
+        # M8: with use_variables the `unfreeze({**x, ...})` the copy rewrite keeps
+        # used to become `vs.clone_pytree(...)` on the second pass.
         pytest.param(
             COPY_THEN_MUTATE,
             {**PLAIN_OPTS, "use_variables": True},
             id="use-variables-copy-kept",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="codemod bug M8: with use_variables a kept flax.core.unfreeze "
-                "copy becomes vs.clone_pytree on the second pass",
-            ),
+        ),
+        pytest.param(
+            COPY_THEN_MUTATE,
+            {"use_variables": True, "annotate": True},
+            id="use-variables-copy-kept-annotated",
+        ),
+        # M6b: `flax.core.copy` on an `unfreeze` result (kept, as it was a dict
+        # before the migration too) must stay so on the second pass, in any mode.
+        pytest.param(HELPER_COPY_ON_DICT_SOURCE, PLAIN_OPTS, id="copy-dict-input"),
+        pytest.param(
+            HELPER_COPY_ON_DICT_SOURCE,
+            {"use_variables": True, "annotate": True},
+            id="copy-dict-input-variables",
+        ),
+        pytest.param(
+            HELPER_COPY_ON_DICT_METHOD,
+            {"use_variables": True, "annotate": False},
+            id="copy-dict-input-method-variables",
         ),
     ],
 )
@@ -735,6 +759,37 @@ HELPER_COPY_ON_DICT = (
     "    t2 = {'k': 1.0}\n    t4 = flax.core.copy(t1, {'c': t2})\n"
     "    t2['k'] = 0.0\n    return [t4]\n"
 )
+# The dict reaches the helper through a chain of locals, the method form and a
+# nested helper call; the update is changed through a function.
+HELPER_COPY_ON_DICT_LOCALS = (
+    f"{EDIT_HEADER}\n\ndef edit(t0):\n    t1 = t0.unfreeze()\n    t3 = t1\n"
+    "    t2 = {'k': {'z': 1.0}}\n    t3 = flax.core.copy(t3, {'b': 0.5})\n"
+    "    t4 = flax.core.copy(t3, add_or_replace={'c': t2['k']})\n"
+    "    mutate(t2['k'])\n    return [t4, t3]\n"
+)
+HELPER_COPY_ON_DICT_ITEM = (
+    f"{EDIT_HEADER}\n\ndef edit(t0):\n    t2 = {{'k': 1.0}}\n"
+    "    t4 = flax.core.copy(unfreeze(t0)['c'], {'y': t2})\n"
+    "    t2['k'] = 0.0\n    return [t4]\n"
+)
+# Found by the semantics property once M6b was fixed: the kept helper stores its
+# update's dicts as they are (as it did before), so a later write to one shows
+# through it, and every copy taken of its result must stay.
+HELPER_COPY_HOLDS_UPDATE = (
+    f"{EDIT_HEADER}\n\ndef edit(t0):\n    t1 = {{'a': 1.5, 'b': 0.5}}\n"
+    "    t3 = flax.core.copy(t1, {'c': t1})\n    t4 = t0.copy({'b': t3})\n"
+    "    t5 = freeze(t3)\n    t6 = FrozenDict({'q': t3})\n"
+    "    t7 = flax.core.copy(t0, {'b': t3})\n    r_t8, t8 = freeze(t3).pop('c')\n"
+    "    t9 = unfreeze(t3)\n    del t1['a']\n    t10 = {'n': len(t9['c'])}\n"
+    "    return [t3, t4, t5, t6, t7, r_t8, t8, t10]\n"
+)
+# An item of a FrozenDict (and of a display holding one) is still a FrozenDict:
+# there the update must still be deep-copied.
+HELPER_COPY_ON_FROZEN_ITEM = (
+    f"{EDIT_HEADER}\n\ndef edit(t0):\n    t1 = {{'a': t0['c']}}\n"
+    "    t2 = {'k': 1.0}\n    t4 = flax.core.copy(t1['a'], {'y': t2})\n"
+    "    t5 = flax.core.copy(t0, {'y': t2})\n    t2['k'] = 0.0\n    return [t4, t5]\n"
+)
 
 
 def check_same_values(source):
@@ -763,19 +818,38 @@ def test_migrated_edits_compute_the_same_values(source):
     [
         pytest.param(NESTED_ALIAS, id="freeze-of-container-holding-mutated-dict"),
         pytest.param(HELPER_COPY_ALIAS, id="flax-core-copy-frozen-input"),
-        pytest.param(
-            HELPER_COPY_ON_DICT,
-            id="flax-core-copy-dict-input",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="codemod bug M6b: flax.core.copy on a known dict is rewritten "
-                "to a deep copy, which the old dict branch never made",
-            ),
-        ),
+        # M6b: `flax.core.copy` on a tree that was a dict before the migration too
+        # used to become a deep copy of its update, which its dict branch never made.
+        pytest.param(HELPER_COPY_ON_DICT, id="flax-core-copy-dict-input"),
+        pytest.param(HELPER_COPY_ON_DICT_LOCALS, id="flax-core-copy-dict-locals"),
+        pytest.param(HELPER_COPY_ON_DICT_ITEM, id="flax-core-copy-unfreeze-item"),
+        pytest.param(HELPER_COPY_ON_FROZEN_ITEM, id="flax-core-copy-frozen-item"),
+        pytest.param(HELPER_COPY_HOLDS_UPDATE, id="flax-core-copy-holds-update"),
     ],
 )
 def test_regression_same_values(source):
     check_same_values(source)
+
+
+@pytest.mark.parametrize("use_variables", [False, True])
+def test_regression_copy_holding_update_is_idempotent(use_variables):
+    opts = {"use_variables": use_variables, "annotate": use_variables}
+    check_idempotent(HELPER_COPY_HOLDS_UPDATE, opts)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [HELPER_COPY_ON_DICT, HELPER_COPY_ON_DICT_LOCALS, HELPER_COPY_ON_DICT_ITEM],
+    ids=["dict-input", "dict-locals", "unfreeze-item"],
+)
+def test_regression_dict_input_copy_same_values_on_frozen_input_too(source):
+    # M6b: the migrated code must also keep the original's values where trees are
+    # still FrozenDicts (`flax_return_frozendict`, old checkpoints): the helper's
+    # tree must stay a dict there too, so the `unfreeze` that made it one stays.
+    expected = _thaw_all(_run_edit(source, freeze(START)))
+    migrated = transform_source(source, filename="edit.py").code
+    assert _thaw_all(_run_edit(migrated, freeze(START))) == expected
+    assert _thaw_all(_run_edit(migrated, copy.deepcopy(START))) == expected
 
 
 # Found by the idempotency property under hypothesis 6.170: a `.copy(...)` whose

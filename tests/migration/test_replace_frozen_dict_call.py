@@ -121,3 +121,18 @@ class TestReplaceFrozenDictCall(MigrationCodemodTest):
             """,
             refused=["P05/TYPEPRES@5"],
         )
+
+    def test_tree_holding_an_update_stored_by_flax_core_copy(self):
+        self.unchanged(
+            """
+            import flax
+            from flax.core import FrozenDict
+
+            def edit(h):
+                t3 = flax.core.copy({"a": 1.0}, {"c": h})
+                t5 = FrozenDict({"q": t3})
+                h["k"] = 0.0
+                return t5
+            """,
+            refused=["P05/ALIAS@6"],
+        )

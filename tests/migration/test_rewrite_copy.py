@@ -240,3 +240,109 @@ class TestRewriteCopy(MigrationCodemodTest):
             """,
             rewrites={"P11": 1},
         )
+
+    def test_dual_helper_on_a_tree_that_was_a_dict_already_stays(self):
+        # M6b: before the migration `t1`, `t3`, `unfreeze(t0)["a"]` and `t7` were
+        # dicts already, so `flax.core.copy` took its dict branch (copy the tree,
+        # store the update as it is) then as it does now. `t5` may have been a
+        # FrozenDict (mixed bindings), and `t6["a"]` is an item of one.
+        self.check(
+            """
+            import flax
+            from flax.core import unfreeze
+
+            def edit(t0, h, flag):
+                t1 = unfreeze(t0)
+                t3 = t1
+                t3 = flax.core.copy(t3, {"b": 0.5})
+                t5 = t1 if flag else t0
+                t6 = {"a": t0}
+                t7 = dict(t0)
+                a = flax.core.copy(t3, {"c": h})
+                b = flax.core.copy(unfreeze(t0)["a"], {"c": h})
+                c = flax.core.copy(t5, {"c": h})
+                d = flax.core.copy(t6["a"], {"c": h})
+                e = flax.core.copy(t7, add_or_replace={"c": h})
+                h["k"] = 0.0
+                return a, b, c, d, e
+            """,
+            """
+            import flax
+            from flax.core import unfreeze
+
+            def edit(t0, h, flag):
+                t1 = unfreeze(t0)
+                t3 = t1
+                t3 = flax.core.copy(t3, {"b": 0.5})
+                t5 = t1 if flag else t0
+                t6 = {"a": t0}
+                t7 = dict(t0)
+                a = flax.core.copy(t3, {"c": h})
+                b = flax.core.copy(unfreeze(t0)["a"], {"c": h})
+                c = flax.core.unfreeze({**t5, "c": h})
+                d = flax.core.unfreeze({**t6["a"], "c": h})
+                e = flax.core.copy(t7, add_or_replace={"c": h})
+                h["k"] = 0.0
+                return a, b, c, d, e
+            """,
+            rewrites={"P11": 2},
+        )
+
+    def test_dual_helper_on_a_global_rebound_elsewhere_is_rewritten(self):
+        self.check(
+            """
+            import flax
+
+            t1 = {}
+
+            def reset(t0):
+                global t1
+                t1 = t0
+
+            def edit(h):
+                t4 = flax.core.copy(t1, {"c": h})
+                h["k"] = 0.0
+                return t4
+            """,
+            """
+            import flax
+
+            t1 = {}
+
+            def reset(t0):
+                global t1
+                t1 = t0
+
+            def edit(h):
+                t4 = flax.core.unfreeze({**t1, "c": h})
+                h["k"] = 0.0
+                return t4
+            """,
+            rewrites={"P11": 1},
+        )
+
+    def test_dual_helper_on_an_item_of_a_merge_is_rewritten(self):
+        # The item may come from the update, which may be a FrozenDict.
+        self.check(
+            """
+            import flax
+            from flax.core import unfreeze
+
+            def edit(t0, z, h):
+                t1 = flax.core.copy(unfreeze(t0), {"a": z})
+                t4 = flax.core.copy(t1["a"], {"c": h})
+                h["k"] = 0.0
+                return t4
+            """,
+            """
+            import flax
+            from flax.core import unfreeze
+
+            def edit(t0, z, h):
+                t1 = flax.core.copy(unfreeze(t0), {"a": z})
+                t4 = flax.core.unfreeze({**t1["a"], "c": h})
+                h["k"] = 0.0
+                return t4
+            """,
+            rewrites={"P11": 1},
+        )

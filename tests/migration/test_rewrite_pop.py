@@ -134,6 +134,32 @@ class TestRewritePop(MigrationCodemodTest):
             """
         self.assertCodemod(source, source, expected_skip=True)
 
+    def test_freeze_to_pop_of_a_tree_holding_a_stored_update(self):
+        # `freeze(t3)` copied `t3["c"]`, which is `h` itself and changes later:
+        # the helper (a copy on a dict) replaces the split that would share it.
+        self.check(
+            """
+            import flax
+            from flax.core import freeze
+
+            def edit(h):
+                t3 = flax.core.copy({"a": 1.0}, {"c": h})
+                rest, c = freeze(t3).pop("c")
+                h["k"] = 0.0
+                return rest, c
+            """,
+            """
+            import flax
+
+            def edit(h):
+                t3 = flax.core.copy({"a": 1.0}, {"c": h})
+                rest, c = flax.core.pop(t3, "c")
+                h["k"] = 0.0
+                return rest, c
+            """,
+            rewrites={"P17": 1},
+        )
+
 
 def _run(code: str, variables):
     scope = {"variables": variables, "flax": flax}
