@@ -8,7 +8,7 @@ import libcst.matchers as m
 from migration import _names as names
 from migration._base import MigrationCommand
 from migration._facts import is_two_target_pop
-from migration.commands.rewrite_copy import held_update_mutation
+from migration.commands.rewrite_copy import held_update_mutation, plain_dict_witnesses
 
 _POP_ASSIGN = m.Assign(
     targets=[m.AssignTarget(target=m.Tuple() | m.List())],
@@ -53,6 +53,17 @@ class RewritePopCommand(MigrationCommand):
             or self._plain_dict(receiver)
             or self.facts.is_module_like(receiver)
         ):
+            return updated_node
+        if plain_dict_witnesses(facts, receiver) is not None:
+            # `t = unfreeze(x); rest, v = t.pop(k)` ran dict.pop before the
+            # migration too (it unpacks the popped value): not FrozenDict.pop.
+            self.refuse(
+                call,
+                "P10/NEG",
+                "the receiver was already a dict (made by `unfreeze` or a dict "
+                "display), so this is `dict.pop`, which returns the value and "
+                "removes the key; left as is, check that this is what you want",
+            )
             return updated_node
         if names.DUAL_POP in facts.defined_functions:
             self.refuse(

@@ -183,3 +183,28 @@ def test_rewrite_matches_frozen_dict_pop_on_a_dict():
     assert list(got_rest) == list(want_rest) and list(got_params) == list(want_params)
     assert got_rest == want_rest and got_params == want_params
     assert list(tree) == ["params", "batch_stats"]  # nothing popped from the input
+
+
+def test_pop_on_a_tree_that_was_already_a_dict_is_dict_pop_and_stays():
+    # `t1 = unfreeze(t0)` made a dict before the migration too, so `t1.pop("a")`
+    # was dict.pop (it returns the value, which the two targets unpack, and
+    # removes the key). Rewriting it to FrozenDict.pop semantics would change the
+    # program; it is left alone, reported, and the unfreeze copy stays.
+    from migration import transform_source
+
+    source = (
+        "from flax.core import unfreeze\n\n\n"
+        "def f(t0):\n"
+        "    t1 = unfreeze(t0)\n"
+        "    r, v = t1.pop('a')\n"
+        "    return r, v, t1\n"
+    )
+    result = transform_source(source)
+    assert result.code == source
+    assert {r.pattern for r in result.refusals} == {"P02/MUT", "P10/NEG"}
+    tree = {"a": {"x": 1, "y": 2}, "b": 3}
+    before, after = {}, {}
+    exec(source, before)
+    exec(result.code, after)
+    assert before["f"](FrozenDict(tree)) == after["f"](tree) == ("x", "y", {"b": 3})
+    assert tree == {"a": {"x": 1, "y": 2}, "b": 3}
