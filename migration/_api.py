@@ -9,7 +9,7 @@ import multiprocessing
 import os
 import tempfile
 import tokenize
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -148,6 +148,7 @@ def migrate_paths(
     use_variables: bool = False,
     annotate: bool = False,
     jobs: int = 1,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[MigrationResult]:
     """Migrates every ``.py`` file under ``paths``; writes them back if ``write``.
 
@@ -157,6 +158,7 @@ def migrate_paths(
         use_variables: see ``transform_source``.
         annotate: see ``transform_source``.
         jobs: worker processes (``0``: one per CPU).
+        progress: called as ``progress(done, total)`` after each file (in order).
 
     Returns:
         One ``MigrationResult`` per file, sorted by file name. A file that cannot
@@ -165,18 +167,26 @@ def migrate_paths(
     files = sorted(set(_expand(paths)))
     options = (write, use_variables, annotate)
     workers = (os.cpu_count() or 1) if jobs == 0 else max(1, jobs)
+    results: list[MigrationResult] = []
     if workers == 1 or len(files) < 2:
-        return [_migrate_file(path, *options) for path in files]
-    chunk = max(1, len(files) // (workers * 4))
+        for path in files:
+            results.append(_migrate_file(path, *options))
+            if progress is not None:
+                progress(len(results), len(files))
+        return results
+    # Small chunks keep the workers busy to the end and the progress moving.
+    chunk = max(1, min(16, len(files) // (workers * 4)))
     with ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context()) as pool:
-        return list(
-            pool.map(
-                _migrate_file,
-                files,
-                *([option] * len(files) for option in options),
-                chunksize=chunk,
-            )
-        )
+        for result in pool.map(
+            _migrate_file,
+            files,
+            *([option] * len(files) for option in options),
+            chunksize=chunk,
+        ):
+            results.append(result)
+            if progress is not None:
+                progress(len(results), len(files))
+    return results
 
 
 def _migrate_file(

@@ -80,13 +80,19 @@ def main(
         print("variables-migrate: --jobs must be 0 (one per CPU) or more", file=err)
         return EXIT_ERRORS
     start = time.perf_counter()
-    results = migrate_paths(
-        args.paths,
-        write=args.write,
-        use_variables=args.use_variables,
-        annotate=args.annotate,
-        jobs=args.jobs,
-    )
+    bar = _ProgressBar(err) if not args.quiet and _is_terminal(err) else None
+    try:
+        results = migrate_paths(
+            args.paths,
+            write=args.write,
+            use_variables=args.use_variables,
+            annotate=args.annotate,
+            jobs=args.jobs,
+            progress=bar,
+        )
+    finally:
+        if bar is not None:
+            bar.close()
     elapsed = time.perf_counter() - start
     if not args.write and not args.check and not args.quiet:
         for result in results:
@@ -100,6 +106,37 @@ def main(
     if args.check and any(r.changed for r in results):
         return EXIT_WOULD_CHANGE
     return EXIT_OK
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+class _ProgressBar:
+    """A ``tqdm`` progress bar on a terminal, made once the total is known."""
+
+    def __init__(self, stream: TextIO, delay: float = 0.5) -> None:
+        self.stream = stream
+        self.delay = delay  # seconds before a bar appears: quick runs show none
+        self.bar = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is None:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(
+                total=total,
+                unit="file",
+                file=self.stream,
+                leave=False,
+                delay=self.delay,
+            )
+        self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 def unified_diff(result: MigrationResult) -> str:

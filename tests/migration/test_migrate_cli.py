@@ -45,7 +45,8 @@ def test_diff_is_the_default_and_changes_nothing(project):
     assert "+    print(p)\n+    return {'a': 1}\n" in out
     assert (project / "train.py").read_text() == OLD
     assert err.splitlines()[0].startswith(
-        "variables-migrate: 2 files scanned, 1 files would change, 3 rewrites, 1 refused, 0 errors ("
+        "variables-migrate: 2 files scanned, 1 files would change, 3 rewrites, "
+        "1 refused, 0 errors ("
     )
 
 
@@ -141,3 +142,39 @@ def test_module_entry_point_and_console_script(project):
     )
     assert done.returncode == 1 and "1 files would change" in done.stderr
     assert module_main(["--quiet", str(project / "plain.py")]) == 0
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_progress_is_reported_once_per_file_in_order(project, jobs):
+    from migration import migrate_paths
+
+    for i in range(5):
+        (project / f"copy{i}.py").write_text(OLD)
+    calls = []
+    results = migrate_paths([project], jobs=jobs, progress=lambda *a: calls.append(a))
+    assert calls == [(i, len(results)) for i in range(1, len(results) + 1)]
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_bar_only_on_a_terminal_and_never_in_the_output(project, monkeypatch):
+    from migration import _cli
+
+    made = []
+
+    class Recording(_cli._ProgressBar):
+        def __init__(self, stream):
+            super().__init__(stream, delay=0)
+            made.append(self)
+
+    monkeypatch.setattr(_cli, "_ProgressBar", Recording)
+    out, err = io.StringIO(), _Terminal()
+    assert main([str(project)], stdout=out, stderr=err) == 0
+    assert len(made) == 1 and "0/2 [" in err.getvalue()  # the bar, on stderr
+    assert "file/s" not in out.getvalue() and out.getvalue().startswith("--- ")
+    run(str(project))  # not a terminal: no bar
+    run("--quiet", str(project))
+    assert len(made) == 1
