@@ -1,8 +1,10 @@
 """All rewrite families in one pass over one parsed module.
 
-``MigrateFrozenDictCommand`` resolves the metadata and builds the ``Facts`` once,
+``MigrateFrozenDictCommand`` builds the ``Facts`` once (no LibCST metadata
+provider runs: qualified names come from the facts pass, see ``Facts._qualify``),
 then walks the tree once with a fan-out transformer that hands each node only to
-the families that declared a matcher for its type, in ``FAMILIES`` order. After
+the families that declared a matcher for its type, in ``FAMILIES`` order, and
+enters only the subtrees on the facts' hot path (``Facts.on_hot_path``). After
 the walk it reports FrozenDict API uses that no family handled, removes aliases
 whose uses were all rewritten, and (through ``CodemodCommand``) lets LibCST's
 import visitors add and remove imports.
