@@ -260,11 +260,13 @@ def _splice(tree: cst.Module, skeleton: cst.Module) -> cst.Module:
 
 def _splice_body(tree: cst.Module, skeleton: cst.Module) -> list:
     body = []
+    position: dict[int, int] = {}  # original index -> place in ``body``
     for statement in skeleton.body:
         index = _marker_index(statement)
         if index is None:
             body.append(statement)
             continue
+        position[index] = len(body)
         original = tree.body[index]
         if m.matches(original, _IMPORT_LINE) or (
             index == 0 and m.matches(original, _DOCSTRING)
@@ -275,7 +277,33 @@ def _splice_body(tree: cst.Module, skeleton: cst.Module) -> list:
             body.append(statement.with_changes(leading_lines=lines))
         else:
             body.append(original)
+    _keep_group_breaks(tree, body, position)
     return body
+
+
+def _keep_group_breaks(tree: cst.Module, body: list, position: dict[int, int]) -> None:
+    """Blank lines above a removed import move to the statement that follows it.
+
+    They separate a group of imports from the one before; without this, removing
+    the first import of a group merges the two groups. Comments above the removed
+    import go with it (they were about it); nothing moves to the top of the file.
+    """
+    for index, statement in enumerate(tree.body):
+        if index in position or not index or not (m.matches(statement, _IMPORT_LINE)):
+            continue
+        blank = [line for line in statement.leading_lines if line.comment is None]
+        if not blank or not any(i in position for i in range(index)):
+            continue
+        following = next(
+            (position[i] for i in range(index + 1, len(tree.body)) if i in position),
+            None,
+        )
+        if following is None:
+            continue
+        lines = list(body[following].leading_lines)
+        if lines and lines[0].comment is None:
+            continue  # the next statement starts a group of its own already
+        body[following] = body[following].with_changes(leading_lines=blank + lines)
 
 
 def _marker_index(statement: cst.CSTNode) -> int | None:
