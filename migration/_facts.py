@@ -3,8 +3,10 @@
 The pass records, for every node, its parent and its position in source order, and
 for every scope the loads and bindings of each name. From that the commands ask
 where a value goes (``value_uses``: is the copy mutated later? is the frozen value a
-dict key, a static jit argument, one of two trees in a ``tree_map``?) and whether
-the tree a copy was taken from is written to afterwards (``source_mutation``).
+dict key, a static jit argument, one of two trees in a ``tree_map``, printed,
+used through an attribute only a FrozenDict has?) and whether the tree a copy was
+taken from is written to afterwards (``source_mutation``) or is a fresh ``init`` /
+``apply`` result nobody else can see (``owned_and_dead``).
 Flax names are resolved through ``QualifiedNameProvider`` plus the module-level
 aliases (``freeze = flax.core.frozen_dict.freeze``) and one-line wrapper functions
 found in a first scan of the module body.
@@ -41,6 +43,67 @@ TREEPAIR = "treepair"
 SERIAL = "serial"
 DEFAULT = "default"
 ALIAS = "alias"
+#: The value's text is shown (printed, logged, formatted): a FrozenDict prints as
+#: ``FrozenDict({...})`` over several lines, a dict as ``{...}`` (REPR).
+REPR = "repr"
+#: As ``REPR``, but the text is compared with something (an ``assert``, a golden
+#: string ``FrozenDict({...`` in the same code): the rewrite would break it.
+GOLDEN = "golden"
+#: A FrozenDict attribute a dict lacks or implements differently (``__reduce__``,
+#: ``tree_flatten_with_keys``, ``_dict``...) is used on the value.
+FROZEN_API = "frozen-api"
+
+#: Attributes only a FrozenDict has (``dir(FrozenDict) - dir(dict)``, without the
+#: methods whose own rewrite families handle them: ``unfreeze``, ``pretty_repr``):
+#: using one on any part of the value breaks once it is a dict.
+FROZEN_ONLY_ATTRIBUTES = frozenset(
+    {
+        "_dict",
+        "_hash",
+        "tree_flatten_with_keys",
+        "tree_unflatten",
+        "_abc_impl",
+        "__orig_bases__",
+        "__abstractmethods__",
+        "__slots__",
+    }
+)
+#: Attributes both have, with a different result on a dict: ``__reduce__`` (a
+#: dict's raises ``TypeError``), ``__hash__`` (None on a dict), the class...
+FROZEN_DIFFERENT_ATTRIBUTES = frozenset(
+    {
+        "__reduce__",
+        "__reduce_ex__",
+        "__hash__",
+        "__getstate__",
+        "__class__",
+        "__module__",
+    }
+)
+_RESUMING = (cst.Try, cst.TryStar, cst.With)
+_STRING_NODES = (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString)
+_SEQUENCE_CALLS = frozenset(
+    f"builtins.{name}"
+    for name in ("list", "tuple", "sorted", "reversed", "iter", "filter", "zip",
+                 "enumerate")
+)
+_PICKING_CALLS = frozenset({"builtins.min", "builtins.max", "builtins.sum"})
+_TEXT_CARRIERS = frozenset({"builtins.repr", "builtins.str", "textwrap.dedent"})
+_TEXT_METHODS = frozenset({"__repr__", "__str__", "__format__"})
+#: Calls that show their arguments' text: those returning it (compared, maybe)...
+_TEXT_CALLS = frozenset(
+    {"builtins.repr", "builtins.str", "builtins.format", "pprint.pformat"}
+)
+#: ... and those writing it to a stream or a log.
+_SHOW_CALLS = _TEXT_CALLS | {"builtins.print", "pprint.pprint", "pprint.pp", "jax.debug.print"}
+_SHOW_PREFIXES = ("logging.", "absl.logging.")
+#: Methods, on anything, that write or format the text of their arguments.
+_SHOW_METHODS = frozenset(
+    {"info", "debug", "warning", "warn", "error", "exception", "critical", "fatal",
+     "log", "format"}
+)
+#: Text in the code that looks like a printed FrozenDict (a golden string).
+_GOLDEN_MARKS = ("FrozenDict({", "frozen_dict_keys(", "frozen_dict_values(")
 
 _STATEMENT = (cst.SimpleStatementLine, cst.BaseCompoundStatement)
 _SCOPE_NODES = (cst.Module, cst.FunctionDef, cst.Lambda, cst.ClassDef)
@@ -127,6 +190,15 @@ class Scope:
     )
     #: names bound here other than as comprehension targets.
     plain_binds: set[str] = dataclasses.field(default_factory=set)
+    #: name -> source order of each of its bindings and imports here (name lookup
+    #: in the scope's own body sees only the earlier ones, as LibCST does).
+    binding_orders: dict[str, list[int]] = dataclasses.field(default_factory=dict)
+    #: name -> source order of each entry of ``imports[name]``.
+    import_orders: dict[str, list[int]] = dataclasses.field(default_factory=dict)
+    #: the target node of each entry of ``binds`` (same order).
+    bind_targets: dict[str, list[cst.CSTNode]] = dataclasses.field(
+        default_factory=dict
+    )
 
     def bound(self, name: str) -> bool:
         return name in self.binds or name in self.params
@@ -182,7 +254,10 @@ class Facts:
         #: (see ``on_hot_path``).
         self.hot_path: set[cst.CSTNode] = set()
         self._hot: list[cst.CSTNode] = []
-        self._param_effects: dict[tuple[str, str], Use] = {}
+        self._param_effects: dict[tuple[str, str], list[Use]] = {}
+        self._value_uses: dict[cst.CSTNode, list[Use]] = {}
+        #: scopes (module, class, function) holding a golden ``FrozenDict({`` text.
+        self.golden: set[cst.CSTNode] = set()
         self._in_progress: set[tuple[str, str]] = set()
 
     # --- names ------------------------------------------------------------------------
@@ -254,10 +329,10 @@ class Facts:
         binding of it there contributes a name: an import its imported path plus
         the rest of the chain, any other binding a local name, a builtin
         ``builtins.<name>``; comprehension variables are local to their
-        comprehension. One difference is deliberate: within a module or class
-        body, LibCST counts only the bindings above the use, this counts all of
-        them (a name rebound after its use in the same body is rare, and a
-        rebinding only adds a local name next to the imported one).
+        comprehension. In the scope a use is in, only the bindings above the use
+        count; when all of them come later, the enclosing scopes answer (LibCST's
+        rule, so that ``f = flax.core.unfreeze; y = f(x)`` is not taken for the
+        ``freeze`` that an import further down binds to ``f``).
         ``tests/migration/test_name_resolution.py`` checks both give the same
         answers on the test corpus and generated modules.
         """
@@ -265,7 +340,23 @@ class Facts:
         if not full:
             return ()
         root, _, rest = full.partition(".")
-        home = self._lookup(self._eval_scope(node), root, node)
+        scope = self._eval_scope(node)
+        home = self._lookup(scope, root, node)
+        before = None  # only bindings earlier than this order count in ``home``
+        if (
+            home is scope
+            and root not in home.params
+            and not self._in_comprehension_of(home, root, home, node)
+            and node in self.order
+        ):
+            before = self.order[node]
+            if not any(o < before for o in home.binding_orders.get(root, ())):
+                home = (
+                    self._lookup(scope.parent, root, node, first=False)
+                    if scope.parent is not None
+                    else None
+                )
+                before = None
         if home is None:
             if root in self._global_names:
                 return (QualifiedName(full, QualifiedNameSource.LOCAL),)
@@ -276,7 +367,10 @@ class Facts:
             return ()
         found: list[QualifiedName] = []
         tail = f".{rest}" if rest else ""
-        for module, obj, asname in home.imports.get(root, ()):
+        orders = home.import_orders.get(root, ())
+        for position, (module, obj, asname) in enumerate(home.imports.get(root, ())):
+            if before is not None and orders[position] >= before:
+                continue
             if obj is None:
                 name = f"{module}{tail}" if asname else full
             elif module.endswith("."):
@@ -285,7 +379,17 @@ class Facts:
                 name = f"{module}.{obj}{tail}"
             found.append(QualifiedName(name, QualifiedNameSource.IMPORT))
         if home.bound(root) and (
-            root in home.plain_binds
+            (
+                root in home.plain_binds
+                and (
+                    before is None
+                    or any(
+                        o < before
+                        for o in home.binding_orders.get(root, ())
+                        if o not in orders
+                    )
+                )
+            )
             or root in home.params
             or self._in_comprehension_of(home, root, home, node)
         ):
@@ -315,11 +419,14 @@ class Facts:
         return any(a in comprehensions for a in self.ancestors(node))
 
     def _lookup(
-        self, scope: Scope, name: str, node: cst.CSTNode | None = None
+        self,
+        scope: Scope,
+        name: str,
+        node: cst.CSTNode | None = None,
+        first: bool = True,
     ) -> Scope | None:
         """The scope whose binding of ``name`` a load in ``scope`` sees, if any."""
         current: Scope | None = scope
-        first = True
         while current is not None:
             if name in current.declared_global:
                 module = self.scopes[self.module]
@@ -473,9 +580,27 @@ class Facts:
         if m.matches(parent, m.BooleanOperation() | m.Await()):
             return parent, whole
         if m.matches(parent, m.BinaryOperation()):
-            if m.matches(parent.operator, m.BitOr()):
+            operator = parent.operator
+            if m.matches(operator, m.BitOr()):
                 return parent, False
+            if isinstance(operator, (cst.Add, cst.Multiply)) and (
+                self._is_sequence(parent.left) or self._is_sequence(parent.right)
+            ):
+                # rest + [x], [x] * n: the new list holds the value itself.
+                return parent, False
+            if (
+                isinstance(operator, cst.Modulo)
+                and parent.right is child
+                and whole
+                and isinstance(parent.left, _STRING_NODES)
+            ):
+                return self._shown(parent, parent, "it is formatted with `%`")
             return Use(READ)
+        if m.matches(parent, m.FormattedStringExpression()):
+            if parent.expression is not child or not whole:
+                return Use(READ)
+            text = self.parents.get(parent)
+            return self._shown(text, text, "it is formatted in an f-string")
         if m.matches(parent, m.NamedExpr()):
             return Use(ALIAS, "", (parent.target.value,))
         if m.matches(parent, m.Assign() | m.AnnAssign()):
@@ -526,7 +651,21 @@ class Facts:
     ) -> Use | tuple[cst.CSTNode, bool]:
         grand = self.parents.get(attribute)
         method = attribute.attr.value
+        if method in FROZEN_ONLY_ATTRIBUTES or (
+            whole and method in FROZEN_DIFFERENT_ATTRIBUTES
+        ):
+            return Use(
+                FROZEN_API,
+                f"`{self.code(attribute)}` is used, which a dict lacks "
+                "or implements differently",
+            )
         if m.matches(grand, m.Call()) and grand.func is attribute:
+            if method in _TEXT_METHODS:
+                return (
+                    self._shown(grand, grand, f"`.{method}()` is called on it")
+                    if whole
+                    else Use(READ)
+                )
             if method == "pop" and is_two_target_pop(grand, self.parents):
                 return grand, False
             if method in names.MUTATING_METHODS:
@@ -569,6 +708,13 @@ class Facts:
         if keyword in names.TREE_PAIRING_KEYWORDS:
             return Use(TREEPAIR, f"it is the `{keyword}=` tree of `{callee}`")
         qualified = self.qualified(call.func)
+        if whole and (
+            qualified & _SHOW_CALLS
+            or any(q.startswith(_SHOW_PREFIXES) for q in qualified)
+        ):
+            if qualified & _TEXT_CALLS:
+                return self._shown(call, call, f"its text is made by `{callee}`")
+            return self._shown(call, None, f"it is printed by `{callee}`")
         for q in qualified:
             if q in names.HASHING_CALLS:
                 return Use(HASH, f"it is passed to `{callee}`") if whole else Use(READ)
@@ -580,17 +726,30 @@ class Facts:
                     return Use(SERIAL, f"it is the restore target of `{callee}`")
                 return Use(READ)
             if q in names.CARRIER_CALLS:
-                # list(d), sorted(d): iterating a dict hands out its keys only.
-                if q == "builtins.dict" or m.matches(
-                    arg.value,
-                    m.Call(func=m.Attribute(attr=m.Name("items") | m.Name("values"))),
+                # list(d), sorted(d): iterating a dict hands out its keys only;
+                # list([d]), sorted(rest + [d]): the list's items are handed out.
+                if (
+                    q == "builtins.dict"
+                    or m.matches(
+                        arg.value,
+                        m.Call(
+                            func=m.Attribute(attr=m.Name("items") | m.Name("values"))
+                        ),
+                    )
+                    or self._is_sequence(arg.value)
                 ):
                     return call, False
                 return Use(READ)
+            if q in _PICKING_CALLS and self._is_sequence(arg.value):
+                return call, False  # max(trees, key=len), sum([[d]], [])
             if q in names.READ_ONLY_CALLS or q.startswith(names.READ_ONLY_PREFIXES):
                 return Use(READ)
         if m.matches(call.func, m.Attribute()):
             method = call.func.attr.value
+            if whole and method in _SHOW_METHODS and not self.is_module_like(call.func):
+                if method == "format":
+                    return self._shown(call, call, f"it is formatted by `{callee}`")
+                return self._shown(call, None, f"it is printed by `{callee}`")
             if method in names.SERIAL_METHODS and keyword in names.SERIAL_KEYWORDS:
                 return Use(SERIAL, f"it is the restore target of `{callee}`")
             if method == "_replace":
@@ -672,30 +831,38 @@ class Facts:
             return Use(ESCAPE, f"it is stored in a `{name}`")
         if function is None or param is None:
             return None
-        effect = self.param_effect(name, param)
+        uses = self._param_uses(name, param)
+        effect = _strongest(uses)
         if effect.kind == MUTATE:
             return Use(
                 MUTATE, f"it is passed to `{callee}`, which changes it", deep=True
             )
         if effect.kind in (ESCAPE, UNKNOWN_CALL):
             return Use(ESCAPE, f"it is passed to `{callee}`, which keeps it")
+        for kind in (FROZEN_API, GOLDEN, REPR) if whole else ():
+            for use in uses:
+                if use.kind == kind:
+                    return Use(kind, f"it is passed to `{callee}`, where {use.detail}")
         return Use(READ)
 
     def param_effect(self, function_name: str, param: str) -> Use:
         """The strongest use a module function makes of one of its parameters."""
+        return _strongest(self._param_uses(function_name, param))
+
+    def _param_uses(self, function_name: str, param: str) -> list[Use]:
+        """Every use a module function makes of one of its parameters."""
         key = (function_name, param)
         if key in self._param_effects:
             return self._param_effects[key]
         if key in self._in_progress:
-            return Use(READ)
+            return []
         self._in_progress.add(key)
         function = self.functions[function_name]
         scope = self.scopes[function]
         uses = self.follow([(n, ()) for n in self._loads(scope, param, -1)])
-        effect = _strongest(uses)
         self._in_progress.discard(key)
-        self._param_effects[key] = effect
-        return effect
+        self._param_effects[key] = uses
+        return uses
 
     def follow(self, loads: list[tuple[cst.Name, tuple]]) -> list[Use]:
         """Classifies loads, following plain-name aliases to their own loads."""
@@ -717,13 +884,119 @@ class Facts:
 
     def value_uses(self, node: cst.CSTNode) -> list[Use]:
         """Every place the value of expression ``node`` can reach."""
+        cached = self._value_uses.get(node)
+        if cached is not None:
+            return cached
         use = self.classify(node)
         if use.kind != ALIAS:
-            return [use]
-        loads = []
-        for alias in use.names:
-            loads.extend((n, ()) for n in self.loads_after(node, alias))
-        return self.follow(loads)
+            uses = [use]
+        else:
+            loads = []
+            for alias in use.names:
+                loads.extend((n, ()) for n in self.loads_after(node, alias))
+            uses = self.follow(loads)
+        self._value_uses[node] = uses
+        return uses
+
+    # --- shown text, sequences ----------------------------------------------------------
+
+    def _shown(
+        self, node: cst.CSTNode, text: cst.CSTNode | None, detail: str
+    ) -> Use:
+        """The value's text is shown at ``node``; ``text`` is the string made, if any.
+
+        GOLDEN when that text is compared (``assert repr(x) == ...``,
+        ``assertEqual(str(x), ...)``), or when the code around holds a golden
+        ``FrozenDict({...`` text (a doctest, captured output); REPR otherwise.
+        """
+        if text is not None and self._text_compared(text, 0):
+            return Use(GOLDEN, f"{detail}, and that text is compared")
+        if any(a in self.golden for a in self.ancestors(node)):
+            return Use(
+                GOLDEN, f"{detail}, and this code holds golden `FrozenDict(...)` text"
+            )
+        return Use(REPR, detail)
+
+    def _text_compared(self, text: cst.CSTNode, depth: int) -> bool:
+        """Whether the string ``text`` (or a string made from it) is compared."""
+        child = text
+        for _ in range(16):
+            parent = self.parents.get(child)
+            if isinstance(parent, (cst.Comparison, cst.ComparisonTarget)):
+                return True
+            if isinstance(
+                parent,
+                (
+                    cst.BinaryOperation,
+                    cst.FormattedString,
+                    cst.FormattedStringExpression,
+                    cst.Element,
+                    cst.List,
+                    cst.Tuple,
+                ),
+            ):
+                child = parent
+                continue
+            if isinstance(parent, cst.Subscript) and parent.value is child:
+                child = parent  # text[0], text.splitlines()[1:]
+                continue
+            if isinstance(parent, cst.Attribute) and parent.value is child:
+                grand = self.parents.get(parent)
+                if isinstance(grand, cst.Call) and grand.func is parent:
+                    child = grand  # text.strip(), text.splitlines(), ...
+                    continue
+                return False
+            if isinstance(parent, cst.Arg):
+                call = self.parents[parent]
+                func = call.func
+                leaf = (
+                    func.attr.value
+                    if isinstance(func, cst.Attribute)
+                    else func.value
+                    if isinstance(func, cst.Name)
+                    else ""
+                )
+                if leaf.startswith(("assert", "Assert")):
+                    return True
+                if self.qualified(func) & _TEXT_CARRIERS:
+                    child = call
+                    continue
+                return False
+            if (
+                isinstance(parent, cst.Assign)
+                and depth < 2
+                and len(parent.targets) == 1
+                and isinstance(parent.targets[0].target, cst.Name)
+            ):
+                name = parent.targets[0].target.value
+                return any(
+                    self._text_compared(load, depth + 1)
+                    for load in self.loads_after(parent, name)
+                )
+            return False
+        return False
+
+    def _is_sequence(self, expr: cst.BaseExpression, depth: int = 0) -> bool:
+        """A list or tuple: a display, ``list(...)``, a name bound to one, a sum."""
+        if isinstance(expr, (cst.List, cst.Tuple, cst.ListComp)):
+            return True
+        if depth > 2:
+            return False
+        if isinstance(expr, cst.Call):
+            return bool(self.qualified(expr.func) & _SEQUENCE_CALLS)
+        if isinstance(expr, cst.BinaryOperation) and isinstance(
+            expr.operator, (cst.Add, cst.Multiply)
+        ):
+            return self._is_sequence(expr.left, depth + 1) or self._is_sequence(
+                expr.right, depth + 1
+            )
+        if isinstance(expr, cst.Name):
+            home = self._defining_scope(self.scope_of(expr), expr.value)
+            return home is not None and any(
+                value is not None and self._is_sequence(value, depth + 1)
+                for _, value in home.binds.get(expr.value, ())
+            )
+        return False
 
     # --- was the source written to later? ---------------------------------------------
 
@@ -904,20 +1177,198 @@ class Facts:
         )
 
     def owned_and_dead(self, expr: cst.BaseExpression) -> bool:
-        """``expr`` reads a local bound once from a fresh call and read only here."""
+        """``expr`` reads a fresh value (an ``init``/``apply`` result) seen only here.
+
+        Either the local ``expr`` starts from is bound once, to a fresh call, and
+        read only here; or, outside loops, the binding this read sees (see
+        ``_dominating_bind``) is a fresh call, or a name that holds one and is
+        unpacked again (``out = m.apply(...)`` then ``out, mut = out``), and no
+        other read can see the same value (``_unseen_elsewhere``).
+        """
         root, _ = self.access_path(expr)
         if root is None or self.flag_on:
             return False
         scope = self.scope_of(expr)
-        if scope.kind != "function" or root.value in scope.params:
+        if scope.kind != "function":
             return False
         binds = scope.binds.get(root.value, [])
-        if len(binds) != 1 or binds[0][1] is None:
+        if (
+            root.value not in scope.params
+            and len(binds) == 1
+            and binds[0][1] is not None
+            and (self.is_fresh_dict(binds[0][1]) or self.is_fresh_tuple(binds[0][1]))
+            and self._loads(scope, root.value, -1) == [root]
+        ):
+            return True
+        return self._owned_at(scope, root, 0)
+
+    def _owned_at(self, scope: Scope, load: cst.Name, depth: int) -> bool:
+        """The value ``load`` reads is fresh, and no other load can see it."""
+        name = load.value
+        if (
+            depth > 3
+            or name in scope.declared_global
+            or name in scope.declared_nonlocal
+            or self._in_loop(load, scope)
+        ):
             return False
-        value = binds[0][1]
-        if not (self.is_fresh_dict(value) or self.is_fresh_tuple(value)):
+        index = self._dominating_bind(scope, name, load)
+        if index is None:
             return False
-        return self._loads(scope, root.value, -1) == [root]
+        value = scope.binds[name][index][1]
+        if value is None:
+            return False
+        if not (self.is_fresh_dict(value) or self.is_fresh_tuple(value)) and not (
+            isinstance(value, cst.Name)
+            and self.scope_of(value) is scope
+            and self._owned_at(scope, value, depth + 1)
+        ):
+            return False
+        return self._unseen_elsewhere(scope, name, index, load)
+
+    def _small_statement(self, node: cst.CSTNode) -> cst.CSTNode | None:
+        """The small statement (``x = ...``, ``return ...``) ``node`` is part of."""
+        child = node
+        for ancestor in self.ancestors(node):
+            if isinstance(ancestor, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+                return child
+            child = ancestor
+        return None
+
+    def _in_loop(self, node: cst.CSTNode, scope: Scope) -> bool:
+        for ancestor in self.ancestors(node):
+            if ancestor is scope.node:
+                return False
+            if isinstance(ancestor, (*_LOOPS, *_COMPREHENSIONS)):
+                return True
+        return False
+
+    def _within(self, node: cst.CSTNode, region: cst.CSTNode | None) -> bool:
+        return region is not None and (
+            self.order[region] <= self.order[node] < self.end[region]
+        )
+
+    def _exclusive(self, a: cst.CSTNode, b: cst.CSTNode) -> bool:
+        """``a`` and ``b`` are in different branches of one ``if`` (outside loops)."""
+        for ancestor in self.ancestors(a):
+            if ancestor in self.scopes:
+                return False
+            if isinstance(ancestor, cst.If) and self._within(b, ancestor):
+                a_body = self._within(a, ancestor.body)
+                b_body = self._within(b, ancestor.body)
+                a_else = self._within(a, ancestor.orelse)
+                b_else = self._within(b, ancestor.orelse)
+                return (a_body and b_else) or (a_else and b_body)
+        return False
+
+    def _returns_before(self, load: cst.CSTNode, other: cst.CSTNode) -> bool:
+        """After ``load``, a ``return``/``raise`` in a block around it, not around
+        ``other``, always runs first (no ``try`` or ``with`` could resume)."""
+        blocks = []
+        for ancestor in self.ancestors(load):
+            if ancestor in self.scopes:
+                break
+            if isinstance(ancestor, _RESUMING):
+                return False
+            blocks.append(ancestor)
+        for ancestor in blocks:
+            if isinstance(ancestor, cst.IndentedBlock) and not self._within(
+                other, ancestor
+            ):
+                for statement in ancestor.body:
+                    if (
+                        self.end[statement] > self.order[load]
+                        and isinstance(statement, cst.SimpleStatementLine)
+                        and any(
+                            isinstance(small, (cst.Return, cst.Raise))
+                            for small in statement.body
+                        )
+                    ):
+                        return True
+        return False
+
+    def _dominating_bind(
+        self, scope: Scope, name: str, load: cst.Name
+    ) -> int | None:
+        """Index in ``scope.binds[name]`` of the binding ``load`` reads, if certain.
+
+        Meant for a load outside loops: the last binding above it, skipping those
+        in another branch of an ``if`` that holds both and those always followed
+        by a ``return`` before the load, must be a plain statement in a block
+        around the load (so it runs, every time, before the load and after every
+        earlier binding). None when that cannot be told.
+        """
+        targets = scope.bind_targets.get(name, [])
+        at = self.order[load]
+        around = set(self.ancestors(load))
+        before = [i for i, t in enumerate(targets) if self.order[t] < at]
+        for i in sorted(before, key=lambda i: self.order[targets[i]], reverse=True):
+            target = targets[i]
+            statement = self.statement_of(target)
+            if statement is None:
+                return None
+            if statement in around:  # the load is in the binding statement
+                if not isinstance(statement, cst.SimpleStatementLine) or isinstance(
+                    self.parents.get(target), cst.NamedExpr
+                ):
+                    return None
+                if self._small_statement(target) is self._small_statement(load):
+                    continue  # `x, y = x`: bound once the load has run
+                return i  # an earlier statement on the same line
+            if self._exclusive(target, load) or self._returns_before(target, load):
+                continue
+            if (
+                isinstance(statement, cst.SimpleStatementLine)
+                and self.parents.get(statement) in around
+            ):
+                return i
+            return None
+        return None
+
+    def _unseen_elsewhere(
+        self, scope: Scope, name: str, index: int, load: cst.Name
+    ) -> bool:
+        """No load of ``name`` but ``load`` can read the value of binding ``index``."""
+        own = scope.loads.get(name, [])
+        if len(self._loads(scope, name, -1)) != len(own):
+            return False  # a nested function or lambda reads it
+        nested = list(scope.children)
+        while nested:
+            child = nested.pop()
+            if name in child.declared_nonlocal:
+                return False  # ... or may rebind it
+            nested.extend(child.children)
+        targets = scope.bind_targets[name]
+        start = self.order[self.statement_of(targets[index])]
+        statement = self.statement_of(load)
+        after = self.end[statement]
+        # The statement of `load` binds the name again: later loads see that.
+        small = self._small_statement(load)
+        rebinds = any(
+            self.statement_of(t) is statement
+            and not isinstance(self.parents.get(t), cst.NamedExpr)
+            and (
+                self._small_statement(t) is small
+                or self.order[t] > self.order[load]
+            )
+            for t in targets
+        )
+        for other in own:
+            if other is load:
+                continue
+            at = self.order[other]
+            if at < start or self._exclusive(other, load):
+                continue
+            if at < self.order[load] and self._returns_before(other, load):
+                continue  # read on a path that has returned before `load`
+            if at < after:
+                return False
+            if rebinds or self._returns_before(load, other):
+                continue
+            later = self._dominating_bind(scope, name, other)
+            if later is None or self.order[targets[later]] < after:
+                return False
+        return True
 
     def is_fresh_tuple(self, value: cst.CSTNode) -> bool:
         return (
@@ -1116,6 +1567,9 @@ class _FactsVisitor(cst.CSTVisitor):
         self.counter = 0
         self.not_load: set[cst.CSTNode] = set()
         self.comprehension: cst.CSTNode | None = None  # binding its targets
+        # The statement whose end is when the names being bound take their value
+        # (``x = f(x)`` reads the old ``x``); None: at the binding name itself.
+        self.binding_anchor: cst.CSTNode | None = None
         # Work that needs qualified names, run in source order once every binding
         # of the module is known (see ``leave_Module``).
         self.pending: list[tuple[Callable[..., None], tuple]] = []
@@ -1160,6 +1614,11 @@ class _FactsVisitor(cst.CSTVisitor):
         self.not_load.add(name)
         if self.comprehension is None:
             self.scope.plain_binds.add(name.value)
+            self.scope.binding_orders.setdefault(name.value, []).append(
+                self.f.order.get(name, self.counter)
+                if self.binding_anchor is None
+                else self.binding_anchor
+            )
         else:
             self.scope.comprehension_binds.setdefault(name.value, []).append(
                 self.comprehension
@@ -1167,6 +1626,7 @@ class _FactsVisitor(cst.CSTVisitor):
         self.scope.binds.setdefault(name.value, []).append(
             (self.f.order.get(name, self.counter), value)
         )
+        self.scope.bind_targets.setdefault(name.value, []).append(name)
         if self.scope.kind == "module":
             self.f.module_names[name.value] = self.f.module_names.get(name.value, 0) + 1
 
@@ -1186,6 +1646,10 @@ class _FactsVisitor(cst.CSTVisitor):
 
     def leave_Module(self, original_node: cst.Module) -> None:
         self.scope_stack.pop()
+        end = self.f.end
+        for scope in self.f.scopes.values():
+            for orders in scope.binding_orders.values():
+                orders[:] = [o if type(o) is int else end[o] for o in orders]
         self._scan_aliases(original_node)
         for function, args in self.pending:
             function(*args)
@@ -1222,7 +1686,18 @@ class _FactsVisitor(cst.CSTVisitor):
         for statement in module.body:
             for bound in _module_level_names(statement):
                 counts[bound] = counts.get(bound, 0) + 1
-        for alias in [a for a in self.f.aliases if counts.get(a, 0) != 1]:
+        # Bound once, and only there: anywhere else at module level (inside an
+        # `if`/`try`, by an import, a loop, `global` in a function) makes it a
+        # variable, not an alias.
+        home = self.f.scopes[module]
+        for alias in [
+            a
+            for a in self.f.aliases
+            if counts.get(a, 0) != 1
+            or len(home.binding_orders.get(a, ())) != 1
+            or a in home.comprehension_binds
+            or a in self.f._global_names
+        ]:
             del self.f.aliases[alias]
             self.f.wrappers.discard(self.f.alias_defs.pop(alias))
 
@@ -1310,6 +1785,12 @@ class _FactsVisitor(cst.CSTVisitor):
             self.scope.imports.setdefault(asname or obj, []).append(
                 (module, obj, asname)
             )
+            self._import_order(asname or obj)
+
+    def _import_order(self, local: str) -> None:
+        order = self.counter  # after the import statement, before what follows
+        self.scope.import_orders.setdefault(local, []).append(order)
+        self.scope.binding_orders.setdefault(local, []).append(order)
 
     def _record_import(self, local: str, spec: tuple) -> None:
         module, obj, _ = spec
@@ -1317,6 +1798,7 @@ class _FactsVisitor(cst.CSTVisitor):
             self.f.imported_as.add(local)
         self.f.imports.setdefault(local, []).append(spec)
         self.scope.imports.setdefault(local, []).append(spec)
+        self._import_order(local)
         if self.scope.kind == "module":
             self.f.module_imports.setdefault(local, spec)
             self.f.module_names[local] = self.f.module_names.get(local, 0) + 1
@@ -1364,14 +1846,22 @@ class _FactsVisitor(cst.CSTVisitor):
 
     def visit_Assign(self, node: cst.Assign) -> None:
         single = len(node.targets) == 1
-        for target in node.targets:
-            self._bind_target(target.target, node.value if single else None)
+        self.binding_anchor = node  # bound after the value is computed
+        try:
+            for target in node.targets:
+                self._bind_target(target.target, node.value if single else None)
+        finally:
+            self.binding_anchor = None
         if self.scope.kind == "module" and single:
             self._later(self._jit_assignment, node)
 
     def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
         if node.value is not None and m.matches(node.target, m.Name()):
-            self._bind(node.target, node.value)
+            self.binding_anchor = node
+            try:
+                self._bind(node.target, node.value)
+            finally:
+                self.binding_anchor = None
         elif m.matches(node.target, m.Name()):
             self.not_load.add(node.target)
         if self.scope.kind == "class" and m.matches(node.target, m.Name()):
@@ -1382,7 +1872,11 @@ class _FactsVisitor(cst.CSTVisitor):
             self.scope.binds.setdefault(node.target.value, []).append(
                 (self.f.order.get(node.target, self.counter), None)
             )
+            self.scope.bind_targets.setdefault(node.target.value, []).append(
+                node.target
+            )
             self.scope.plain_binds.add(node.target.value)
+            self.scope.binding_orders.setdefault(node.target.value, []).append(node)
 
     def visit_For(self, node: cst.For) -> None:
         self._bind_target(node.target, None)
@@ -1403,7 +1897,11 @@ class _FactsVisitor(cst.CSTVisitor):
         self._bind_target(node.name, None)
 
     def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
-        self._bind_target(node.target, node.value)
+        self.binding_anchor = node
+        try:
+            self._bind_target(node.target, node.value)
+        finally:
+            self.binding_anchor = None
 
     def visit_Global(self, node: cst.Global) -> bool:
         for item in node.names:
@@ -1428,6 +1926,12 @@ class _FactsVisitor(cst.CSTVisitor):
     def visit_Arg(self, node: cst.Arg) -> None:
         if node.keyword is not None:
             self.not_load.add(node.keyword)
+
+    def visit_SimpleString(self, node: cst.SimpleString) -> None:
+        if "rozen" in node.value and any(g in node.value for g in _GOLDEN_MARKS):
+            self.f.golden.add(self.scope.node)
+
+    visit_FormattedStringText = visit_SimpleString
 
     def visit_Name(self, node: cst.Name) -> None:
         if node in self.not_load:

@@ -130,8 +130,8 @@ def shown_trap(facts, call: cst.Call) -> tuple[str, str] | None:
         if use.kind == GOLDEN:
             return "REPR", (
                 f"{use.detail}: a dict prints as `{{...}}` where a FrozenDict "
-                "printed `FrozenDict({...})`; update the expected text when you "
-                "drop the FrozenDict"
+                "printed `FrozenDict({...})`; keep the FrozenDict, or update the "
+                "expected text when you drop it"
             )
     return None
 
@@ -143,7 +143,8 @@ def report_shown(command: MigrationCommand, call: cst.Call, pattern: str) -> Non
             command.refuse(
                 call,
                 f"{pattern}/REPR",
-                f"rewrote it, but {use.detail}: the text changes (a dict prints "
-                "without the `FrozenDict(` prefix); update golden logs and doctests",
+                f"rewrote it, but {use.detail}: a dict prints as `{{...}}` where a "
+                "FrozenDict printed `FrozenDict({...})`; update golden logs and "
+                "doctests",
             )
             return
