@@ -704,6 +704,10 @@ class Facts:
         if api in (names.FREEZE, names.UNFREEZE, names.FROZEN_DICT, names.PRETTY_REPR):
             return Use(READ, f"it is copied by `{callee}`")
         if api in (names.DUAL_POP, names.DUAL_COPY):
+            if position == 0 and not self.flag_on:
+                # Both branches of flax.core.copy/pop copy `x` (a FrozenDict's
+                # own method, or a tree_map rebuild of a dict) before changing it.
+                return Use(READ, f"it is copied by `{callee}`")
             return call, False
         if keyword in names.TREE_PAIRING_KEYWORDS:
             return Use(TREEPAIR, f"it is the `{keyword}=` tree of `{callee}`")

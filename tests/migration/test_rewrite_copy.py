@@ -346,3 +346,21 @@ class TestRewriteCopy(MigrationCodemodTest):
             """,
             rewrites={"P11": 1},
         )
+
+
+def test_copy_of_a_maybe_unfrozen_tree_is_a_fixed_point():
+    # `x` of flax.core.copy/pop is copied by both of their branches, so an
+    # `unfreeze` that feeds it can go; before, a second run dropped it only then.
+    from migration import transform_source
+
+    source = (
+        "import flax\nfrom flax.core import unfreeze\n\n\n"
+        "def f(t0, t2, flag):\n"
+        "    t1 = unfreeze(t0) if flag else t0\n"
+        "    t4 = flax.core.copy(t1, {'c': t2})\n"
+        "    t2['k'] = 0.0\n"
+        "    return t4\n"
+    )
+    once = transform_source(source)
+    assert "unfreeze(t0)" not in once.code
+    assert transform_source(once.code).code == once.code
