@@ -20,7 +20,8 @@ class DropUnfreezeCommand(MigrationCommand):
     The copy goes when the result is only read and the tree it was taken from is
     not written to afterwards (P02, P03), when it is flattened at once
     (``flatten_dict(unfreeze(x))``, P02b), when the tree is a fresh ``init`` result
-    (P02a) or a fresh ``apply`` output read exactly once (the cache idiom, P17).
+    (P02a) or a fresh ``apply`` output nobody else can see, also after it was
+    kept under a name and unpacked again (the cache idiom, P17).
 
     When the copy may be mutated (MUT) the function form stays as it is (it still
     works on dicts) and is reported; the method form ``x.unfreeze()``, which raises
@@ -34,6 +35,10 @@ class DropUnfreezeCommand(MigrationCommand):
     ``flax.core.copy(d, u)`` as ``d`` where that call is left alone because ``d``
     was a dict before the migration too (the method form still becomes
     ``flax.core.unfreeze(...)``, which raises on nothing).
+
+    A ``x.unfreeze()`` whose result is discarded (a statement of its own) is left
+    as it is and reported: on a FrozenDict it does nothing, but another class's
+    ``unfreeze`` (a config object's) may change the object.
     """
 
     DESCRIPTION = "Drop unfreeze(x) / x.unfreeze() where the copy is not needed."
@@ -66,6 +71,9 @@ class DropUnfreezeCommand(MigrationCommand):
             and names.UNFREEZE not in facts.defined_functions
             and not self.facts.is_module_like(func.value)
         ):
+            if isinstance(facts.parents.get(original_node), cst.Expr):
+                self.refuse(original_node, "P03/NEG", _DISCARDED_REASON)
+                return updated_node
             receiver, new_receiver = func.value, updated_node.func.value
             inner = facts.frozen_source(receiver)
             if inner is not None:
@@ -250,3 +258,10 @@ def _parenthesize(expr: cst.BaseExpression) -> cst.BaseExpression:
     if _edit.needs_parens(expr):
         return expr.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
     return expr
+
+
+_DISCARDED_REASON = (
+    "the result of `.unfreeze()` is discarded: on a FrozenDict this line does "
+    "nothing and can be deleted; another class's `unfreeze` (a config object's) "
+    "may change the object, so it stays"
+)

@@ -814,3 +814,44 @@ def with_extra(state, rest):
     out = run(result.code, "with_extra")(state, [])
     assert state == {"params": {"bias": 1.0}}, result.code
     assert "'bias': 0.0" in repr(out)  # the copy was edited
+
+
+# --- 5. a discarded x.unfreeze() ------------------------------------------------------
+
+
+def test_discarded_unfreeze_method_is_left_and_reported():
+    source = """
+    import flax
+
+    def configure(hp, state):
+        hp.unfreeze()
+        state.params.unfreeze()
+        flax.core.freeze(state.params).unfreeze()
+        n = len(state.params.unfreeze())
+        return hp, n
+    """
+    result = migrate(source)
+    expected = textwrap.dedent(source).lstrip().replace(
+        "len(state.params.unfreeze())", "len(state.params)"
+    )
+    assert result.code == expected
+    assert reported(result) == ["P03/NEG@4", "P03/NEG@5", "P03/NEG@6"]
+    assert "can be deleted" in result.refusals[0].reason
+    assert "may change the object, so it stays" in result.refusals[0].reason
+
+    # The side effect the old rewrite (`hp`) dropped is still there, for a
+    # config class (defined elsewhere) with an `unfreeze` of its own.
+    class HParams:
+        frozen = True
+
+        def unfreeze(self):
+            self.frozen = False
+            return self
+
+    class State:
+        params = {"w": 1.0}
+
+    hp = HParams()
+    with pytest.raises(AttributeError, match="unfreeze"):
+        run(result.code, "configure")(hp, State())  # the dict line still raises
+    assert hp.frozen is False
