@@ -84,8 +84,16 @@ _RESUMING = (cst.Try, cst.TryStar, cst.With)
 _STRING_NODES = (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString)
 _SEQUENCE_CALLS = frozenset(
     f"builtins.{name}"
-    for name in ("list", "tuple", "sorted", "reversed", "iter", "filter", "zip",
-                 "enumerate")
+    for name in (
+        "list",
+        "tuple",
+        "sorted",
+        "reversed",
+        "iter",
+        "filter",
+        "zip",
+        "enumerate",
+    )
 )
 _PICKING_CALLS = frozenset({"builtins.min", "builtins.max", "builtins.sum"})
 _TEXT_CARRIERS = frozenset({"builtins.repr", "builtins.str", "textwrap.dedent"})
@@ -95,12 +103,27 @@ _TEXT_CALLS = frozenset(
     {"builtins.repr", "builtins.str", "builtins.format", "pprint.pformat"}
 )
 #: ... and those writing it to a stream or a log.
-_SHOW_CALLS = _TEXT_CALLS | {"builtins.print", "pprint.pprint", "pprint.pp", "jax.debug.print"}
+_SHOW_CALLS = _TEXT_CALLS | {
+    "builtins.print",
+    "pprint.pprint",
+    "pprint.pp",
+    "jax.debug.print",
+}
 _SHOW_PREFIXES = ("logging.", "absl.logging.")
 #: Methods, on anything, that write or format the text of their arguments.
 _SHOW_METHODS = frozenset(
-    {"info", "debug", "warning", "warn", "error", "exception", "critical", "fatal",
-     "log", "format"}
+    {
+        "info",
+        "debug",
+        "warning",
+        "warn",
+        "error",
+        "exception",
+        "critical",
+        "fatal",
+        "log",
+        "format",
+    }
 )
 #: Text in the code that looks like a printed FrozenDict (a golden string).
 _GOLDEN_MARKS = ("FrozenDict({", "frozen_dict_keys(", "frozen_dict_values(")
@@ -114,9 +137,7 @@ _BUILTINS = frozenset(dir(builtins))
 #: the FrozenDict methods a dict lacks, ``update`` (the config flag) and the words
 #: of the API itself (a local ``pretty_repr``, a ``FrozenDict`` of another package).
 _HOT_WORDS = (
-    names.INTERESTING_LEAVES
-    | names.FROZEN_METHODS
-    | {"update", "isinstance", "type"}
+    names.INTERESTING_LEAVES | names.FROZEN_METHODS | {"update", "isinstance", "type"}
 )
 _IMPORT_RE = re.compile(r"^[ \t]*(?:from|import)[ \t]+flax\b", re.M)
 _TRIGGER_RE = re.compile(
@@ -188,17 +209,18 @@ class Scope:
     comprehension_binds: dict[str, list[cst.CSTNode]] = dataclasses.field(
         default_factory=dict
     )
-    #: names bound here other than as comprehension targets.
-    plain_binds: set[str] = dataclasses.field(default_factory=set)
-    #: name -> source order of each of its bindings and imports here (name lookup
-    #: in the scope's own body sees only the earlier ones, as LibCST does).
-    binding_orders: dict[str, list[int]] = dataclasses.field(default_factory=dict)
+    #: names bound here other than as comprehension targets or imports -> the
+    #: source order at which each binding takes effect (name lookup in the scope's
+    #: own body sees only the earlier ones, as LibCST does).
+    plain_binds: dict[str, list[int]] = dataclasses.field(default_factory=dict)
     #: name -> source order of each entry of ``imports[name]``.
     import_orders: dict[str, list[int]] = dataclasses.field(default_factory=dict)
     #: the target node of each entry of ``binds`` (same order).
-    bind_targets: dict[str, list[cst.CSTNode]] = dataclasses.field(
-        default_factory=dict
-    )
+    bind_targets: dict[str, list[cst.CSTNode]] = dataclasses.field(default_factory=dict)
+
+    def binding_orders(self, name: str) -> list[int]:
+        """When each binding of ``name`` here (imports included) takes effect."""
+        return [*self.plain_binds.get(name, ()), *self.import_orders.get(name, ())]
 
     def bound(self, name: str) -> bool:
         return name in self.binds or name in self.params
@@ -350,7 +372,7 @@ class Facts:
             and node in self.order
         ):
             before = self.order[node]
-            if not any(o < before for o in home.binding_orders.get(root, ())):
+            if not any(o < before for o in home.binding_orders(root)):
                 home = (
                     self._lookup(scope.parent, root, node, first=False)
                     if scope.parent is not None
@@ -361,9 +383,7 @@ class Facts:
             if root in self._global_names:
                 return (QualifiedName(full, QualifiedNameSource.LOCAL),)
             if root in _BUILTINS:
-                return (
-                    QualifiedName(f"builtins.{root}", QualifiedNameSource.BUILTIN),
-                )
+                return (QualifiedName(f"builtins.{root}", QualifiedNameSource.BUILTIN),)
             return ()
         found: list[QualifiedName] = []
         tail = f".{rest}" if rest else ""
@@ -381,14 +401,7 @@ class Facts:
         if home.bound(root) and (
             (
                 root in home.plain_binds
-                and (
-                    before is None
-                    or any(
-                        o < before
-                        for o in home.binding_orders.get(root, ())
-                        if o not in orders
-                    )
-                )
+                and (before is None or any(o < before for o in home.plain_binds[root]))
             )
             or root in home.params
             or self._in_comprehension_of(home, root, home, node)
@@ -902,11 +915,9 @@ class Facts:
         self._value_uses[node] = uses
         return uses
 
-    # --- shown text, sequences ----------------------------------------------------------
+    # --- shown text, sequences ---------------------------------------------------
 
-    def _shown(
-        self, node: cst.CSTNode, text: cst.CSTNode | None, detail: str
-    ) -> Use:
+    def _shown(self, node: cst.CSTNode, text: cst.CSTNode | None, detail: str) -> Use:
         """The value's text is shown at ``node``; ``text`` is the string made, if any.
 
         GOLDEN when that text is compared (``assert repr(x) == ...``,
@@ -1234,7 +1245,9 @@ class Facts:
         """The small statement (``x = ...``, ``return ...``) ``node`` is part of."""
         child = node
         for ancestor in self.ancestors(node):
-            if isinstance(ancestor, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+            if isinstance(
+                ancestor, (cst.SimpleStatementLine, cst.SimpleStatementSuite)
+            ):
                 return child
             child = ancestor
         return None
@@ -1291,9 +1304,7 @@ class Facts:
                         return True
         return False
 
-    def _dominating_bind(
-        self, scope: Scope, name: str, load: cst.Name
-    ) -> int | None:
+    def _dominating_bind(self, scope: Scope, name: str, load: cst.Name) -> int | None:
         """Index in ``scope.binds[name]`` of the binding ``load`` reads, if certain.
 
         Meant for a load outside loops: the last binding above it, skipping those
@@ -1351,10 +1362,7 @@ class Facts:
         rebinds = any(
             self.statement_of(t) is statement
             and not isinstance(self.parents.get(t), cst.NamedExpr)
-            and (
-                self._small_statement(t) is small
-                or self.order[t] > self.order[load]
-            )
+            and (self._small_statement(t) is small or self.order[t] > self.order[load])
             for t in targets
         )
         for other in own:
@@ -1617,8 +1625,7 @@ class _FactsVisitor(cst.CSTVisitor):
     def _bind(self, name: cst.Name, value: cst.CSTNode | None = None) -> None:
         self.not_load.add(name)
         if self.comprehension is None:
-            self.scope.plain_binds.add(name.value)
-            self.scope.binding_orders.setdefault(name.value, []).append(
+            self.scope.plain_binds.setdefault(name.value, []).append(
                 self.f.order.get(name, self.counter)
                 if self.binding_anchor is None
                 else self.binding_anchor
@@ -1652,7 +1659,7 @@ class _FactsVisitor(cst.CSTVisitor):
         self.scope_stack.pop()
         end = self.f.end
         for scope in self.f.scopes.values():
-            for orders in scope.binding_orders.values():
+            for orders in scope.plain_binds.values():
                 orders[:] = [o if type(o) is int else end[o] for o in orders]
         self._scan_aliases(original_node)
         for function, args in self.pending:
@@ -1698,7 +1705,7 @@ class _FactsVisitor(cst.CSTVisitor):
             a
             for a in self.f.aliases
             if counts.get(a, 0) != 1
-            or len(home.binding_orders.get(a, ())) != 1
+            or len(home.binding_orders(a)) != 1
             or a in home.comprehension_binds
             or a in self.f._global_names
         ]:
@@ -1742,11 +1749,7 @@ class _FactsVisitor(cst.CSTVisitor):
     def visit_Import(self, node: cst.Import) -> bool:
         for alias in node.names:
             module = _dotted(alias.name)
-            asname = (
-                alias.asname.name.value
-                if alias.asname and m.matches(alias.asname.name, m.Name())
-                else None
-            )
+            asname = alias.evaluated_alias
             local = asname or module.partition(".")[0]
             self._record_import(local, (module, None, asname))
             if module.partition(".")[0] == "flax":
@@ -1764,11 +1767,7 @@ class _FactsVisitor(cst.CSTVisitor):
             return False
         for alias in node.names:
             obj = _dotted(alias.name)
-            asname = (
-                alias.asname.name.value
-                if alias.asname and m.matches(alias.asname.name, m.Name())
-                else None
-            )
+            asname = alias.evaluated_alias
             self._record_import(asname or obj, (module, obj, asname))
         return False
 
@@ -1780,11 +1779,7 @@ class _FactsVisitor(cst.CSTVisitor):
             _dotted(node.module) if node.module is not None else ""
         )
         for alias in node.names:
-            asname = (
-                alias.asname.name.value
-                if alias.asname and m.matches(alias.asname.name, m.Name())
-                else None
-            )
+            asname = alias.evaluated_alias
             obj = _dotted(alias.name)
             self.scope.imports.setdefault(asname or obj, []).append(
                 (module, obj, asname)
@@ -1794,7 +1789,6 @@ class _FactsVisitor(cst.CSTVisitor):
     def _import_order(self, local: str) -> None:
         order = self.counter  # after the import statement, before what follows
         self.scope.import_orders.setdefault(local, []).append(order)
-        self.scope.binding_orders.setdefault(local, []).append(order)
 
     def _record_import(self, local: str, spec: tuple) -> None:
         module, obj, _ = spec
@@ -1879,8 +1873,7 @@ class _FactsVisitor(cst.CSTVisitor):
             self.scope.bind_targets.setdefault(node.target.value, []).append(
                 node.target
             )
-            self.scope.plain_binds.add(node.target.value)
-            self.scope.binding_orders.setdefault(node.target.value, []).append(node)
+            self.scope.plain_binds.setdefault(node.target.value, []).append(node)
 
     def visit_For(self, node: cst.For) -> None:
         self._bind_target(node.target, None)

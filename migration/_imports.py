@@ -34,6 +34,7 @@ import libcst.matchers as m
 from libcst.codemod import CodemodContext
 from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 
+from migration._names import dotted_name
 from migration._walk import walk
 
 _MARKER = "# variables-migration-skeleton "
@@ -89,17 +90,15 @@ def drop_present_additions(context: CodemodContext, tree: cst.Module) -> None:
         for statement in line.body:
             if isinstance(statement, cst.Import):
                 for alias in statement.names:
-                    present.add((_dotted_name(alias.name), None, alias.evaluated_alias))
+                    present.add((_dotted(alias.name), None, alias.evaluated_alias))
             elif (
                 not statement.relative
                 and statement.module is not None
                 and not isinstance(statement.names, cst.ImportStar)
             ):
-                module = _dotted_name(statement.module)
+                module = _dotted(statement.module)
                 for alias in statement.names:
-                    present.add(
-                        (module, _dotted_name(alias.name), alias.evaluated_alias)
-                    )
+                    present.add((module, _dotted(alias.name), alias.evaluated_alias))
     context.scratch[AddImportsVisitor.CONTEXT_KEY] = [
         item
         for item in requests
@@ -107,10 +106,8 @@ def drop_present_additions(context: CodemodContext, tree: cst.Module) -> None:
     ]
 
 
-def _dotted_name(node: cst.CSTNode) -> str:
-    if isinstance(node, cst.Attribute):
-        return f"{_dotted_name(node.value)}.{node.attr.value}"
-    return node.value if isinstance(node, cst.Name) else ""
+def _dotted(node: cst.CSTNode) -> str:
+    return dotted_name(node) or ""
 
 
 _TYPE_STRING = re.compile(r"[\w.\[\], |]+")
